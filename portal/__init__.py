@@ -1,0 +1,1 @@
+"""Devex portal: sign-in, REPL metadata, storage and the workload lifecycle."""

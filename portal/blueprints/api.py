@@ -1,0 +1,66 @@
+"""The JSON API used by the IDE frontend (compatible with the original service's routes)."""
+
+from __future__ import annotations
+
+from quart import Blueprint
+from quart.typing import ResponseReturnValue
+from quart_schema import validate_request
+
+from portal.blueprints.schemas import NewRepl, NewToken
+from portal.errors import NotFound
+from portal.identity import require_caller
+from portal.services import services
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+@bp.get("/templates")
+async def templates() -> ResponseReturnValue:
+    return [template.to_json() for template in services().lifecycle.templates()]
+
+
+@bp.get("/repl")
+async def list_repls() -> ResponseReturnValue:
+    user = await require_caller()
+    return [view.to_json() for view in await services().lifecycle.list_repls(user)]
+
+
+@bp.post("/repl/new")
+@validate_request(NewRepl)
+async def new_repl(data: NewRepl) -> ResponseReturnValue:
+    user = await require_caller()
+    view = await services().lifecycle.create_repl(user, data.template, data.replName)
+    return view.to_json(), 201
+
+
+@bp.delete("/repl/<repl_id>")
+async def delete_repl(repl_id: str) -> ResponseReturnValue:
+    user = await require_caller()
+    await services().lifecycle.delete_repl(user, repl_id)
+    return {"message": "REPL deleted", "replId": repl_id}
+
+
+@bp.post("/tokens")
+@validate_request(NewToken)
+async def create_token(data: NewToken) -> ResponseReturnValue:
+    user = await require_caller()
+    token, secret = await services().accounts.create_token(user, data.name)
+    return {**token.to_json(), "token": secret}, 201
+
+
+@bp.get("/tokens")
+async def list_tokens() -> ResponseReturnValue:
+    user = await require_caller()
+    return [token.to_json() for token in await services().accounts.list_tokens(user)]
+
+
+@bp.delete("/tokens/<token_id>")
+async def revoke_token(token_id: str) -> ResponseReturnValue:
+    user = await require_caller()
+    await services().accounts.revoke_token(user, token_id)
+    return {"message": "token revoked", "id": token_id}
+
+
+@bp.route("/<path:unknown>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+async def unknown_route(unknown: str) -> ResponseReturnValue:
+    raise NotFound(f"no API route {unknown!r}")

@@ -1,0 +1,32 @@
+"""Health for operators and load balancers."""
+
+from __future__ import annotations
+
+from quart import Blueprint
+from quart.typing import ResponseReturnValue
+
+from portal.services import services
+
+bp = Blueprint("ops", __name__)
+
+
+@bp.get("/healthz")
+async def healthz() -> ResponseReturnValue:
+    return {"status": "alive"}
+
+
+@bp.get("/ping")
+async def ping() -> ResponseReturnValue:
+    report = await services().health()
+    healthy = all(value == "ok" for value in report.values())
+    return {"api": "ok", **report, "status": "ok" if healthy else "degraded"}, (
+        200 if healthy else 503
+    )
+
+
+@bp.get("/readyz")
+async def readyz() -> ResponseReturnValue:
+    report = await services().health()
+    ready = all(value == "ok" for value in report.values())
+    return {"ready": ready, **report}, 200 if ready else 503
+

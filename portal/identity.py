@@ -1,0 +1,66 @@
+"""Who is calling: a personal API token (`Authorization: Bearer dvx_...`) or a browser
+sign-in cookie. A cookie holds only a random sign-in id, signed by quart-auth, whose record
+lives in Redis, so signing out revokes it everywhere."""
+
+from __future__ import annotations
+
+from quart import g, request
+from quart_auth import AuthUser, QuartAuth, current_user, login_user, logout_user
+
+from portal.errors import Unauthenticated
+from portal.models import User
+from portal.services import services
+
+auth = QuartAuth(cookie_name="devex_auth")
+
+
+async def _resolve() -> tuple[User | None, str, float | None]:
+    header = request.headers.get("Authorization", "")
+    if header[:7].lower() == "bearer ":
+        user = await services().accounts.user_for_token(header[7:].strip())
+        return user, "token", None
+    sid = current_user.auth_id
+    if sid is None:
+        return None, "", None
+    found = await services().accounts.user_for_sign_in(sid)
+    if found is None:
+        return None, "", None
+    return found[0], "cookie", found[1]
+
+
+async def caller() -> User | None:
+    if "devex_caller" not in g:
+        g.devex_caller, g.devex_auth_via, g.devex_expires_at = await _resolve()
+    user: User | None = g.devex_caller
+    return user
+
+
+async def require_caller() -> User:
+    user = await caller()
+    if user is None:
+        raise Unauthenticated("sign in first")
+    return user
+
+
+def authenticated_by() -> str:
+    """"token", "cookie", or "" once `caller()` has run."""
+    via: str = g.get("devex_auth_via", "")
+    return via
+
+
+def sign_in_expires_at() -> float | None:
+    expires: float | None = g.get("devex_expires_at")
+    return expires
+
+
+def remember_sign_in(sid: str) -> None:
+    login_user(AuthUser(sid), remember=True)
+
+
+def current_sign_in_id() -> str | None:
+    sid: str | None = current_user.auth_id
+    return sid
+
+
+def forget_sign_in() -> None:
+    logout_user()

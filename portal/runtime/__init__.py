@@ -1,0 +1,1 @@
+"""Where workspaces run: Kubernetes in production, local processes by default."""

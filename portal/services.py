@@ -1,0 +1,122 @@
+"""The adapters and rule-keepers one portal process uses, built from the settings and
+opened and closed with the app."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from quart import current_app
+
+from portal.accounts import Accounts
+from portal.catalog import load_catalog
+from portal.github import GitHubOAuth
+from portal.lifecycle import Lifecycle
+from portal.runtime.local import LocalRuntime
+from portal.settings import Settings
+from portal.storage import Storage
+from portal.storage.local import LocalStorage
+from portal.storage.s3 import S3Storage
+from portal.store.embedded import EmbeddedRedis
+from portal.store.redis_store import RedisStore, connect
+
+log = logging.getLogger(__name__)
+
+HEALTH_TIMEOUT = 3.0
+
+
+def build_storage(settings: Settings) -> Storage:
+    if settings.s3_bucket:
+        return S3Storage(
+            settings.s3_bucket,
+            endpoint=settings.s3_endpoint,
+            region=settings.s3_region,
+            access_key=settings.s3_access_key,
+            secret_key=settings.s3_secret_key,
+            concurrency=settings.storage_concurrency,
+        )
+    return LocalStorage(settings.data_dir / "files", concurrency=settings.storage_concurrency)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: RedisStore
+    storage: Storage
+    lifecycle: Lifecycle
+    accounts: Accounts
+    github: GitHubOAuth | None
+    runtime: LocalRuntime
+    embedded_redis: EmbeddedRedis | None = field(default=None)
+
+    async def health(self) -> dict[str, str]:
+        """"ok" or the failure, per dependency; each check is bounded so a hung dependency
+        cannot hang the probe."""
+        checks = {
+            "redis": self.store.ping(),
+            "storage": self.storage.check(),
+            "runtime": self.runtime.check(),
+        }
+        results = await asyncio.gather(
+            *(asyncio.wait_for(check, HEALTH_TIMEOUT) for check in checks.values()),
+            return_exceptions=True,
+        )
+        return {
+            name: "ok" if not isinstance(result, BaseException) else _failure(result)
+            for name, result in zip(checks, results, strict=True)
+        }
+
+    async def close(self) -> None:
+        await self.runtime.close()
+        await self.storage.close()
+        await self.store.close()
+        if self.embedded_redis is not None:
+            await self.embedded_redis.stop()
+
+
+async def open_services(settings: Settings) -> Services:
+    catalog = load_catalog(settings.templates_dir)
+    embedded = None
+    redis_url = settings.redis_url
+    if redis_url is None:
+        embedded = EmbeddedRedis(settings.data_dir / "redis")
+        await embedded.start()
+        redis_url = embedded.url
+        log.info("started embedded Redis at %s", redis_url)
+    store = RedisStore(
+        connect(redis_url, settings.redis_max_connections, settings.redis_pool_timeout)
+    )
+    storage = build_storage(settings)
+    try:
+        lifecycle = Lifecycle(
+            store, storage, catalog, settings.templates_dir, settings.max_repls_per_user
+        )
+        await lifecycle.publish_templates()
+    except BaseException:
+        await storage.close()
+        await store.close()
+        if embedded is not None:
+            await embedded.stop()
+        raise
+    return Services(
+        settings=settings,
+        store=store,
+        storage=storage,
+        lifecycle=lifecycle,
+        accounts=Accounts(store, settings.login_duration),
+        github=GitHubOAuth(settings) if settings.github_configured else None,
+        runtime=LocalRuntime(settings.data_dir / "workspaces"),
+        embedded_redis=embedded,
+    )
+
+
+def _failure(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return "error: no answer within the health timeout"
+    return f"error: {type(exc).__name__}: {exc}" if str(exc) else f"error: {type(exc).__name__}"
+
+
+def services() -> Services:
+    found: Services = current_app.extensions["devex"]
+    return found

@@ -1,0 +1,221 @@
+"""Everything the portal keeps in Redis, and the one place where its keys are named.
+
+Keys from the seed service (kept so an existing deployment's data carries over):
+  replMeta:{replId}       hash of a REPL's metadata
+  userRepls:{userId}      set of a user's REPL ids
+  activeSession:{replId}  hash of a running session (present while not stopped)
+Keys new to this project:
+  user:{userId}           hash of the user's GitHub profile, refreshed at each sign-in
+  webSession:{sid}        user id behind a browser sign-in; expires with it
+  userTokens:{userId}     hash tokenId -> token record (JSON) for listing
+  apiToken:{sha256}       "userId:tokenId" for bearer authentication
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from portal.models import ApiToken, Repl, User
+
+_REPL_FIELDS = {
+    "id": "id",
+    "name": "name",
+    "owner_id": "ownerId",
+    "owner_login": "ownerLogin",
+    "template": "template",
+    "created_at": "createdAt",
+    "storage_prefix": "storagePrefix",
+}
+
+
+def repl_meta_key(repl_id: str) -> str:
+    return f"replMeta:{repl_id}"
+
+
+def user_repls_key(user_id: str) -> str:
+    return f"userRepls:{user_id}"
+
+
+def active_session_key(repl_id: str) -> str:
+    return f"activeSession:{repl_id}"
+
+
+def user_key(user_id: str) -> str:
+    return f"user:{user_id}"
+
+
+def web_session_key(sid: str) -> str:
+    return f"webSession:{sid}"
+
+
+def user_tokens_key(user_id: str) -> str:
+    return f"userTokens:{user_id}"
+
+
+def api_token_key(token_hash: str) -> str:
+    return f"apiToken:{token_hash}"
+
+
+# The quota check and the two writes happen in one step so that concurrent creates
+# cannot both slip under the limit, and a REPL is never listed without its metadata.
+_CREATE_REPL = """
+if redis.call('SCARD', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[2], unpack(ARGV, 3))
+redis.call('SADD', KEYS[1], ARGV[2])
+return 1
+"""
+
+
+def connect(url: str, max_connections: int, pool_timeout: float) -> Redis:
+    """A client whose pool waits for a free connection instead of failing at its limit,
+    and which retries commands across a brief Redis restart."""
+    pool = BlockingConnectionPool.from_url(
+        url,
+        max_connections=max_connections,
+        timeout=pool_timeout,
+        decode_responses=True,
+        retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=6),
+        retry_on_error=[RedisConnectionError, RedisTimeoutError, ConnectionResetError],
+        health_check_interval=30,
+    )
+    return Redis(connection_pool=pool)
+
+
+def _repl_from_hash(values: dict[str, str]) -> Repl | None:
+    if not values:
+        return None
+    return Repl(**{attr: values.get(key, "") for attr, key in _REPL_FIELDS.items()})
+
+
+class RedisStore:
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self._create_repl = redis.register_script(_CREATE_REPL)
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+        await self.redis.connection_pool.disconnect()
+
+    async def ping(self) -> None:
+        await self.redis.ping()
+
+    # REPLs
+
+    async def add_repl(self, repl: Repl, limit: int) -> bool:
+        """Record a new REPL; False (and nothing written) when the owner is at `limit`."""
+        fields: list[str] = []
+        for attr, key in _REPL_FIELDS.items():
+            fields += [key, getattr(repl, attr)]
+        created = await self._create_repl(
+            keys=[user_repls_key(repl.owner_id), repl_meta_key(repl.id)],
+            args=[limit, repl.id, *fields],
+        )
+        return bool(created)
+
+    async def count_repls(self, user_id: str) -> int:
+        return int(await self.redis.scard(user_repls_key(user_id)))
+
+    async def get_repl(self, repl_id: str) -> Repl | None:
+        return _repl_from_hash(await self.redis.hgetall(repl_meta_key(repl_id)))
+
+    async def list_repls(self, user_id: str) -> list[tuple[Repl, str | None]]:
+        """The user's REPLs with their session state, in two round trips."""
+        ids = sorted(await self.redis.smembers(user_repls_key(user_id)))
+        if not ids:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for repl_id in ids:
+                pipe.hgetall(repl_meta_key(repl_id))
+                pipe.hget(active_session_key(repl_id), "state")
+            replies: list[Any] = await pipe.execute()
+        listed = []
+        for meta, state in zip(replies[::2], replies[1::2], strict=True):
+            repl = _repl_from_hash(meta)
+            if repl is not None:
+                listed.append((repl, state))
+        return listed
+
+    async def remove_repl(self, repl: Repl) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(repl_meta_key(repl.id), active_session_key(repl.id))
+            pipe.srem(user_repls_key(repl.owner_id), repl.id)
+            await pipe.execute()
+
+    async def session_state(self, repl_id: str) -> str | None:
+        state: str | None = await self.redis.hget(active_session_key(repl_id), "state")
+        return state
+
+    # Users and browser sign-ins
+
+    async def save_user(self, user: User) -> None:
+        await self.redis.hset(user_key(user.id), mapping=user.to_json())
+
+    async def get_user(self, user_id: str) -> User | None:
+        values = await self.redis.hgetall(user_key(user_id))
+        if not values:
+            return None
+        return User(**{name: values.get(name, "") for name in User.__slots__})
+
+    async def add_web_session(self, sid: str, user_id: str, ttl: int) -> None:
+        await self.redis.set(web_session_key(sid), user_id, ex=ttl)
+
+    async def web_session(self, sid: str) -> tuple[str, float] | None:
+        """The user id behind a sign-in and when it expires (epoch seconds)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.get(web_session_key(sid))
+            pipe.ttl(web_session_key(sid))
+            user_id, ttl = await pipe.execute()
+        if user_id is None:
+            return None
+        return user_id, time.time() + max(int(ttl), 0)
+
+    async def remove_web_session(self, sid: str) -> None:
+        await self.redis.delete(web_session_key(sid))
+
+    # Personal API tokens
+
+    async def add_token(self, token: ApiToken) -> None:
+        record = json.dumps(
+            {"id": token.id, "name": token.name, "createdAt": token.created_at,
+             "hash": token.token_hash}
+        )
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(user_tokens_key(token.user_id), token.id, record)
+            pipe.set(api_token_key(token.token_hash), f"{token.user_id}:{token.id}")
+            await pipe.execute()
+
+    async def list_tokens(self, user_id: str) -> list[ApiToken]:
+        records = await self.redis.hgetall(user_tokens_key(user_id))
+        tokens = [_token_from_record(user_id, raw) for raw in records.values()]
+        return sorted(tokens, key=lambda token: token.created_at)
+
+    async def remove_token(self, user_id: str, token_id: str) -> bool:
+        raw = await self.redis.hget(user_tokens_key(user_id), token_id)
+        if raw is None:
+            return False
+        token = _token_from_record(user_id, raw)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hdel(user_tokens_key(user_id), token_id)
+            pipe.delete(api_token_key(token.token_hash))
+            await pipe.execute()
+        return True
+
+    async def token_owner(self, token_hash: str) -> str | None:
+        value: str | None = await self.redis.get(api_token_key(token_hash))
+        return None if value is None else value.split(":", 1)[0]
+
+
+def _token_from_record(user_id: str, raw: str) -> ApiToken:
+    record = json.loads(raw)
+    return ApiToken(
+        id=record["id"], name=record["name"], user_id=user_id,
+        created_at=record["createdAt"], token_hash=record["hash"],
+    )

@@ -1,0 +1,96 @@
+"""A TCP proxy that forwards to a real server until told to fail.
+
+Faults are made on the wire, the way a flaky network or a dying service makes them,
+so the code under test is exercised exactly as in production: `fail_after(n)` lets `n`
+more HTTP requests through, then drops every connection and refuses new ones until
+`heal()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+_REQUEST_LINE_END = b" HTTP/1.1\r\n"
+
+
+class FaultyProxy:
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = 0
+        self.requests = 0
+        self._allowance: int | None = None
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def __aenter__(self) -> FaultyProxy:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._drop_all()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    def fail_after(self, requests: int) -> None:
+        self._allowance = requests
+
+    def fail_now(self) -> None:
+        self._allowance = 0
+        self._drop_all()
+
+    def heal(self) -> None:
+        self._allowance = None
+
+    @property
+    def failing(self) -> bool:
+        return self._allowance is not None and self._allowance <= 0
+
+    def _drop_all(self) -> None:
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.failing:
+            writer.transport.abort()
+            return
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._writers.update((writer, up_writer))
+        await asyncio.gather(
+            self._pump(reader, up_writer, count=True),
+            self._pump(up_reader, writer, count=False),
+        )
+
+    async def _pump(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, count: bool
+    ) -> None:
+        try:
+            while data := await reader.read(65536):
+                if count:
+                    seen = data.count(_REQUEST_LINE_END)
+                    if seen and self._allowance is not None:
+                        if self._allowance < seen:
+                            self._allowance = 0
+                            self._drop_all()
+                            return
+                        self._allowance -= seen
+                    self.requests += seen
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            self._writers.discard(writer)
+            with contextlib.suppress(Exception):
+                writer.close()

@@ -1,0 +1,45 @@
+"""The portal served by hypercorn on a loopback port inside the test's event loop."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx2 as httpx
+from hypercorn.asyncio import serve
+from hypercorn.config import Config
+
+from portal.app import create_app
+from portal.settings import Settings
+from tests.support.processes import free_port
+
+
+@asynccontextmanager
+async def live_portal(settings: Settings) -> AsyncIterator[str]:
+    port = free_port()
+    config = Config()
+    config.bind = [f"127.0.0.1:{port}"]
+    config.accesslog = None
+    config.graceful_timeout = 2
+    stop = asyncio.Event()
+    app = create_app(settings)
+    task = asyncio.create_task(serve(app, config, shutdown_trigger=stop.wait))  # type: ignore[arg-type]
+    base = f"http://127.0.0.1:{port}"
+    async with httpx.AsyncClient() as probe:
+        for _ in range(400):
+            if task.done():
+                task.result()
+                raise RuntimeError("the portal stopped during start-up")
+            try:
+                if (await probe.get(base + "/healthz")).status_code == 200:
+                    break
+            except httpx.TransportError:
+                await asyncio.sleep(0.025)
+        else:
+            raise RuntimeError("the portal did not answer /healthz")
+    try:
+        yield base
+    finally:
+        stop.set()
+        await task
