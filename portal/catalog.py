@@ -45,6 +45,7 @@ def load_catalog(root: Path) -> dict[str, Template]:
             port=int(meta["port"]),
             run=str(meta["run"]),
             shell=str(meta["shell"]),
+            file_count=sum(1 for path in (folder / "files").rglob("*") if path.is_file()),
         )
     if not catalog:
         raise CatalogError(f"DEVEX_TEMPLATES_DIR: no templates in {root}")

@@ -21,9 +21,11 @@ def _serve(settings: Settings) -> None:
     config.bind = [f"{settings.host}:{settings.port}"]
     config.accesslog = None
     config.graceful_timeout = 10
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     print(f"Devex portal on http://{settings.host}:{settings.port}", file=sys.stderr, flush=True)
-    asyncio.run(serve(create_app(settings), config))  # type: ignore[arg-type]
+    asyncio.run(serve(create_app(settings), config))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -35,7 +35,7 @@ class GitHubOAuth:
             redirect_uri=self.redirect_url,
             scope=_SCOPE,
             # GitHub documents the client credentials as form fields of the exchange.
-            token_endpoint_auth_method="client_secret_post",
+            token_endpoint_auth_method="client_secret_post",  # noqa: S106
             token=token,
             timeout=_TIMEOUT,
             headers={"Accept": "application/json"},

@@ -62,8 +62,8 @@ class Lifecycle:
 
     async def publish_templates(self) -> None:
         """Mirror each template's starter files into storage, so that creating a REPL is a
-        server-side copy. Only changed files move, so every start-up can do it; storage
-        that is down now only delays it to the first create of each template."""
+        server-side copy. Only changed files move, so every start-up can do it. It runs
+        in the background: storage that is down only delays it to the first create."""
         for key in self.catalog:
             try:
                 await self._publish(key)
@@ -77,12 +77,16 @@ class Lifecycle:
                      key, result.written, result.deleted)
 
     async def _seed(self, template_key: str, prefix: str) -> None:
+        expected = self.catalog[template_key].file_count
         copied = await self.storage.copy_prefix(template_prefix(template_key), prefix)
-        if copied == 0:
+        if copied != expected:
+            # Not (fully) published yet: publish now, then copy again over what landed.
             await self._publish(template_key)
             copied = await self.storage.copy_prefix(template_prefix(template_key), prefix)
-        if copied == 0:
-            raise StorageError(f"template {template_key!r} has no files in storage")
+        if copied != expected:
+            raise StorageError(
+                f"template {template_key!r} has {copied} of {expected} files in storage"
+            )
 
     def templates(self) -> list[Template]:
         return list(self.catalog.values())

@@ -78,6 +78,7 @@ class Template:
     port: int
     run: str
     shell: str
+    file_count: int  # starter files, so a half-published copy in storage is noticed
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -49,6 +49,7 @@ class Services:
     github: GitHubOAuth | None
     runtime: LocalRuntime
     embedded_redis: EmbeddedRedis | None = field(default=None)
+    background: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def health(self) -> dict[str, str]:
         """"ok" or the failure, per dependency; each check is bounded so a hung dependency
@@ -68,6 +69,9 @@ class Services:
         }
 
     async def close(self) -> None:
+        for task in self.background:
+            task.cancel()
+        await asyncio.gather(*self.background, return_exceptions=True)
         await self.runtime.close()
         await self.storage.close()
         await self.store.close()
@@ -88,18 +92,10 @@ async def open_services(settings: Settings) -> Services:
         connect(redis_url, settings.redis_max_connections, settings.redis_pool_timeout)
     )
     storage = build_storage(settings)
-    try:
-        lifecycle = Lifecycle(
-            store, storage, catalog, settings.templates_dir, settings.max_repls_per_user
-        )
-        await lifecycle.publish_templates()
-    except BaseException:
-        await storage.close()
-        await store.close()
-        if embedded is not None:
-            await embedded.stop()
-        raise
-    return Services(
+    lifecycle = Lifecycle(
+        store, storage, catalog, settings.templates_dir, settings.max_repls_per_user
+    )
+    services = Services(
         settings=settings,
         store=store,
         storage=storage,
@@ -109,6 +105,8 @@ async def open_services(settings: Settings) -> Services:
         runtime=LocalRuntime(settings.data_dir / "workspaces"),
         embedded_redis=embedded,
     )
+    services.background.add(asyncio.create_task(lifecycle.publish_templates()))
+    return services
 
 
 def _failure(exc: BaseException) -> str:

@@ -45,10 +45,8 @@ def scan_directory(root: Path) -> dict[str, FileInfo]:
 
 async def push(storage: Storage, directory: Path, prefix: str) -> SyncResult:
     check_prefix(prefix)
-    if not directory.is_dir():
-        raise StorageError(f"{directory} is not a directory")
     local, remote = await asyncio.gather(
-        asyncio.to_thread(scan_directory, directory), storage.list_files(prefix)
+        asyncio.to_thread(_scan_existing, directory), storage.list_files(prefix)
     )
     changed = [rel for rel, info in local.items() if remote.get(rel) != info]
 
@@ -78,7 +76,7 @@ def _write_file(path: Path, data: bytes) -> None:
 
 async def pull(storage: Storage, prefix: str, directory: Path) -> SyncResult:
     check_prefix(prefix)
-    root = directory.resolve()
+    root = await asyncio.to_thread(directory.resolve)
     remote, local = await asyncio.gather(
         storage.list_files(prefix), asyncio.to_thread(_scan_or_empty, root)
     )
@@ -96,6 +94,12 @@ async def pull(storage: Storage, prefix: str, directory: Path) -> SyncResult:
     return SyncResult(
         written=len(wanted), deleted=0, bytes=sum(remote[r].size for r in wanted)
     )
+
+
+def _scan_existing(root: Path) -> dict[str, FileInfo]:
+    if not root.is_dir():
+        raise StorageError(f"{root} is not a directory")
+    return scan_directory(root)
 
 
 def _scan_or_empty(root: Path) -> dict[str, FileInfo]:

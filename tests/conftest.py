@@ -111,6 +111,7 @@ def make_settings(tmp_path: Path, redis_url: str) -> MakeSettings:
     def make(**env: Any) -> Settings:
         base = {
             "ENVIRONMENT": "test",
+            "PORT": str(free_port()),
             "REDIS_URL": redis_url,
             "DEVEX_DATA_DIR": str(tmp_path / "data"),
             "DEVEX_TEMPLATES_DIR": str(PROJECT_ROOT / "repl_templates"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from quart import Blueprint
+from quart import Blueprint, request
 from quart.typing import ResponseReturnValue
 from quart_schema import validate_request
 
@@ -12,6 +12,14 @@ from portal.identity import require_caller
 from portal.services import services
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+_PUBLIC = frozenset({"api.templates", "api.unknown_route"})
+
+
+@bp.before_request
+async def authenticate() -> None:
+    # Before any body is read, so a signed-out caller learns only that it must sign in.
+    if request.method != "OPTIONS" and request.endpoint not in _PUBLIC:
+        await require_caller()
 
 
 @bp.get("/templates")

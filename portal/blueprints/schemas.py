@@ -12,7 +12,7 @@ class _Body(BaseModel):
 
 class NewRepl(_Body):
     template: str = Field(description="A template key from GET /api/templates")
-    replName: str = Field(description="Letters, digits, '.', '_' and '-'; at most 50")  # noqa: N815
+    replName: str = Field(description="Letters, digits, '.', '_' and '-'; at most 50")
 
 
 class NewToken(_Body):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import aioboto3
 from botocore.config import Config
@@ -67,11 +67,16 @@ class S3Storage:
         self._client: S3Client | None = None
 
     async def _s3(self) -> S3Client:
-        if self._client is None:
-            self._client = await self._stack.enter_async_context(
-                self._session.client("s3", endpoint_url=self._endpoint, config=self._config)
+        client = self._client
+        if client is None:
+            client = cast(
+                "S3Client",
+                await self._stack.enter_async_context(
+                    self._session.client("s3", endpoint_url=self._endpoint, config=self._config)
+                ),
             )
-        return self._client
+            self._client = client
+        return client
 
     async def close(self) -> None:
         self._client = None

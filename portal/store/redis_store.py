@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import Any, cast
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
@@ -89,6 +89,15 @@ def connect(url: str, max_connections: int, pool_timeout: float) -> Redis:
     return Redis(connection_pool=pool)
 
 
+# The client decodes every reply (decode_responses=True); these say so to the type checker.
+def _text(value: Any) -> str | None:
+    return cast(str | None, value)
+
+
+def _texts(value: Any) -> dict[str, str]:
+    return cast(dict[str, str], value)
+
+
 def _repl_from_hash(values: dict[str, str]) -> Repl | None:
     if not values:
         return None
@@ -124,11 +133,11 @@ class RedisStore:
         return int(await self.redis.scard(user_repls_key(user_id)))
 
     async def get_repl(self, repl_id: str) -> Repl | None:
-        return _repl_from_hash(await self.redis.hgetall(repl_meta_key(repl_id)))
+        return _repl_from_hash(_texts(await self.redis.hgetall(repl_meta_key(repl_id))))
 
     async def list_repls(self, user_id: str) -> list[tuple[Repl, str | None]]:
         """The user's REPLs with their session state, in two round trips."""
-        ids = sorted(await self.redis.smembers(user_repls_key(user_id)))
+        ids: list[str] = sorted(cast(set[str], await self.redis.smembers(user_repls_key(user_id))))
         if not ids:
             return []
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -150,16 +159,16 @@ class RedisStore:
             await pipe.execute()
 
     async def session_state(self, repl_id: str) -> str | None:
-        state: str | None = await self.redis.hget(active_session_key(repl_id), "state")
-        return state
+        return _text(await self.redis.hget(active_session_key(repl_id), "state"))
 
     # Users and browser sign-ins
 
     async def save_user(self, user: User) -> None:
-        await self.redis.hset(user_key(user.id), mapping=user.to_json())
+        profile = {name: str(value) for name, value in user.to_json().items()}
+        await self.redis.hset(user_key(user.id), mapping=cast(Any, profile))
 
     async def get_user(self, user_id: str) -> User | None:
-        values = await self.redis.hgetall(user_key(user_id))
+        values = _texts(await self.redis.hgetall(user_key(user_id)))
         if not values:
             return None
         return User(**{name: values.get(name, "") for name in User.__slots__})
@@ -193,12 +202,12 @@ class RedisStore:
             await pipe.execute()
 
     async def list_tokens(self, user_id: str) -> list[ApiToken]:
-        records = await self.redis.hgetall(user_tokens_key(user_id))
+        records = _texts(await self.redis.hgetall(user_tokens_key(user_id)))
         tokens = [_token_from_record(user_id, raw) for raw in records.values()]
         return sorted(tokens, key=lambda token: token.created_at)
 
     async def remove_token(self, user_id: str, token_id: str) -> bool:
-        raw = await self.redis.hget(user_tokens_key(user_id), token_id)
+        raw = _text(await self.redis.hget(user_tokens_key(user_id), token_id))
         if raw is None:
             return False
         token = _token_from_record(user_id, raw)
@@ -209,7 +218,7 @@ class RedisStore:
         return True
 
     async def token_owner(self, token_hash: str) -> str | None:
-        value: str | None = await self.redis.get(api_token_key(token_hash))
+        value = _text(await self.redis.get(api_token_key(token_hash)))
         return None if value is None else value.split(":", 1)[0]
 
 

@@ -3,7 +3,8 @@
 Faults are made on the wire, the way a flaky network or a dying service makes them,
 so the code under test is exercised exactly as in production: `fail_after(n)` lets `n`
 more HTTP requests through, then drops every connection and refuses new ones until
-`heal()`.
+`heal()`. With `only=b"marker"` just the requests carrying that marker (say, the
+`x-amz-copy-source` header of an S3 copy) are counted and dropped; the rest pass.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ class FaultyProxy:
         self.port = 0
         self.requests = 0
         self._allowance: int | None = None
+        self._only: bytes | None = None
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
 
@@ -38,8 +40,9 @@ class FaultyProxy:
             self._server.close()
             await self._server.wait_closed()
 
-    def fail_after(self, requests: int) -> None:
+    def fail_after(self, requests: int, only: bytes | None = None) -> None:
         self._allowance = requests
+        self._only = only.lower() if only is not None else None
 
     def fail_now(self) -> None:
         self._allowance = 0
@@ -47,10 +50,11 @@ class FaultyProxy:
 
     def heal(self) -> None:
         self._allowance = None
+        self._only = None
 
     @property
     def failing(self) -> bool:
-        return self._allowance is not None and self._allowance <= 0
+        return self._only is None and self._allowance is not None and self._allowance <= 0
 
     def _drop_all(self) -> None:
         for writer in list(self._writers):
@@ -72,20 +76,30 @@ class FaultyProxy:
             self._pump(up_reader, writer, count=False),
         )
 
+    def _should_drop(self, data: bytes) -> bool:
+        seen = data.count(_REQUEST_LINE_END)
+        self.requests += seen
+        if not seen or self._allowance is None:
+            return False
+        if self._only is not None and self._only not in data.lower():
+            return False
+        if self._allowance < seen:
+            self._allowance = 0
+            return True
+        self._allowance -= seen
+        return False
+
     async def _pump(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, count: bool
     ) -> None:
         try:
             while data := await reader.read(65536):
-                if count:
-                    seen = data.count(_REQUEST_LINE_END)
-                    if seen and self._allowance is not None:
-                        if self._allowance < seen:
-                            self._allowance = 0
-                            self._drop_all()
-                            return
-                        self._allowance -= seen
-                    self.requests += seen
+                if count and self._should_drop(data):
+                    if self._only is None:
+                        self._drop_all()
+                    else:
+                        writer.transport.abort()
+                    return
                 writer.write(data)
                 await writer.drain()
         except (ConnectionError, OSError):

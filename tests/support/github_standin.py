@@ -105,7 +105,7 @@ def main() -> None:
     config = Config()
     config.bind = [f"127.0.0.1:{port}"]
     config.accesslog = None
-    asyncio.run(serve(build(client_id, client_secret), config))  # type: ignore[arg-type]
+    asyncio.run(serve(build(client_id, client_secret), config))
 
 
 if __name__ == "__main__":

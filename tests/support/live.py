@@ -12,19 +12,19 @@ from hypercorn.config import Config
 
 from portal.app import create_app
 from portal.settings import Settings
-from tests.support.processes import free_port
 
 
 @asynccontextmanager
 async def live_portal(settings: Settings) -> AsyncIterator[str]:
-    port = free_port()
+    """Serve the portal on 127.0.0.1 at `settings.port`; answers its base URL."""
+    port = settings.port
     config = Config()
     config.bind = [f"127.0.0.1:{port}"]
     config.accesslog = None
     config.graceful_timeout = 2
     stop = asyncio.Event()
     app = create_app(settings)
-    task = asyncio.create_task(serve(app, config, shutdown_trigger=stop.wait))  # type: ignore[arg-type]
+    task = asyncio.create_task(serve(app, config, shutdown_trigger=stop.wait))
     base = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient() as probe:
         for _ in range(400):
