@@ -35,18 +35,14 @@ class Accounts:
         """Record the profile and open a browser sign-in; answers its id for the cookie."""
         await self.store.save_user(user)
         sid = secrets.token_urlsafe(32)
-        await self.store.add_web_session(sid, user.id, self.login_duration)
+        await self.store.add_web_session(sid, user, self.login_duration)
         return sid
 
     async def sign_out(self, sid: str) -> None:
         await self.store.remove_web_session(sid)
 
     async def user_for_sign_in(self, sid: str) -> tuple[User, float] | None:
-        found = await self.store.web_session(sid)
-        if found is None:
-            return None
-        user = await self.store.get_user(found[0])
-        return None if user is None else (user, found[1])
+        return await self.store.web_session(sid)
 
     @staticmethod
     def dev_user(login: object) -> User:

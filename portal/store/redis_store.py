@@ -173,18 +173,19 @@ class RedisStore:
             return None
         return User(**{name: values.get(name, "") for name in User.__slots__})
 
-    async def add_web_session(self, sid: str, user_id: str, ttl: int) -> None:
-        await self.redis.set(web_session_key(sid), user_id, ex=ttl)
+    async def add_web_session(self, sid: str, user: User, ttl: int) -> None:
+        # The profile rides along with the sign-in, so recognising a browser on every
+        # request is one GET; a new sign-in brings a fresh copy.
+        record = json.dumps({"user": user.to_json(), "expiresAt": time.time() + ttl})
+        await self.redis.set(web_session_key(sid), record, ex=ttl)
 
-    async def web_session(self, sid: str) -> tuple[str, float] | None:
-        """The user id behind a sign-in and when it expires (epoch seconds)."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.get(web_session_key(sid))
-            pipe.ttl(web_session_key(sid))
-            user_id, ttl = await pipe.execute()
-        if user_id is None:
+    async def web_session(self, sid: str) -> tuple[User, float] | None:
+        """The user behind a sign-in and when it expires (epoch seconds)."""
+        raw = _text(await self.redis.get(web_session_key(sid)))
+        if raw is None:
             return None
-        return user_id, time.time() + max(int(ttl), 0)
+        record = json.loads(raw)
+        return User(**record["user"]), float(record["expiresAt"])
 
     async def remove_web_session(self, sid: str) -> None:
         await self.redis.delete(web_session_key(sid))
