@@ -1,4 +1,9 @@
-"""The `devex` command: `devex serve` runs the portal."""
+"""The `devex` command.
+
+  devex serve                        run the portal (settings from the environment)
+  devex runner                       serve one workspace (DEVEX_REPL_ID, DEVEX_RUNNER_SECRET, ...)
+  devex sync pull|push PREFIX DIR    copy between a storage prefix and a directory
+"""
 
 from __future__ import annotations
 
@@ -6,42 +11,94 @@ import argparse
 import asyncio
 import logging
 import sys
+from pathlib import Path
 
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
 
 from portal.catalog import CatalogError, load_catalog
-from portal.settings import Settings, SettingsError, load_settings
+from portal.settings import (
+    RunnerSettings,
+    Settings,
+    SettingsError,
+    load_runner_settings,
+    load_settings,
+)
+from portal.storage import StorageError
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+def _hypercorn(host: str, port: int) -> Config:
+    config = Config()
+    config.bind = [f"{host}:{port}"]
+    config.accesslog = None
+    config.graceful_timeout = 10
+    return config
 
 
 def _serve(settings: Settings) -> None:
     from portal.app import create_app
 
-    config = Config()
-    config.bind = [f"{settings.host}:{settings.port}"]
-    config.accesslog = None
-    config.graceful_timeout = 10
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    _configure_logging(settings.log_level)
     print(f"Devex portal on http://{settings.host}:{settings.port}", file=sys.stderr, flush=True)
-    asyncio.run(serve(create_app(settings), config))
+    asyncio.run(serve(create_app(settings), _hypercorn(settings.host, settings.port)))
+
+
+def _runner(settings: RunnerSettings) -> None:
+    from portal.runner.server import create_runner_app
+
+    _configure_logging("INFO")
+    asyncio.run(serve(create_runner_app(settings), _hypercorn(settings.host, settings.port)))
+
+
+async def _sync(settings: Settings, direction: str, prefix: str, directory: Path) -> str:
+    from portal.services import build_storage
+    from portal.sync import pull, push
+
+    storage = build_storage(settings)
+    try:
+        if direction == "pull":
+            result = await pull(storage, prefix, directory)
+        else:
+            result = await push(storage, directory, prefix)
+    finally:
+        await storage.close()
+    return (f"{direction}: {result.written} written, {result.deleted} deleted, "
+            f"{result.bytes} bytes")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="devex", description="Devex cloud IDE backend")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="run the portal (settings from the environment)")
+    commands.add_parser("runner", help="serve one workspace")
+    sync = commands.add_parser("sync", help="copy between storage and a directory")
+    sync.add_argument("direction", choices=["pull", "push"])
+    sync.add_argument("prefix", help="storage prefix, e.g. alice/0123456789abcdef/")
+    sync.add_argument("directory", type=Path)
     args = parser.parse_args(argv)
 
     try:
+        if args.command == "runner":
+            _runner(load_runner_settings())
+            return 0
         settings = load_settings()
+        if args.command == "sync":
+            print(asyncio.run(_sync(settings, args.direction, args.prefix, args.directory)))
+            return 0
         load_catalog(settings.templates_dir)
     except (SettingsError, CatalogError) as exc:
         print(f"devex: {exc}", file=sys.stderr)
         return 2
-    if args.command == "serve":
-        _serve(settings)
+    except (StorageError, OSError) as exc:
+        print(f"devex: {args.command} failed: {exc}", file=sys.stderr)
+        return 1
+    _serve(settings)
     return 0
 
 

@@ -111,6 +111,29 @@ class Settings(BaseSettings):
         return not self.github_configured and not self.production
 
 
+class RunnerSettings(BaseSettings):
+    """Settings of `devex runner`, the process inside a workspace."""
+
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=True, frozen=True)
+
+    repl_id: str = Field(validation_alias="DEVEX_REPL_ID", pattern=r"^[a-f0-9]{16}$")
+    secret: str = Field(validation_alias="DEVEX_RUNNER_SECRET", min_length=32)
+    workspace: Path = Field(Path("/workspace"), validation_alias="DEVEX_WORKSPACE_DIR")
+    host: str = Field("0.0.0.0", validation_alias="DEVEX_RUNNER_HOST")  # noqa: S104
+    port: int = Field(8081, ge=1, le=65535, validation_alias="DEVEX_RUNNER_PORT")
+    portal_url: str | None = Field(None, validation_alias="DEVEX_PORTAL_URL")
+    idle_timeout: float = Field(1800.0, gt=0, validation_alias="DEVEX_IDLE_TIMEOUT")
+    shell: str = Field("/bin/bash", validation_alias="DEVEX_SHELL")
+
+
+def load_runner_settings() -> RunnerSettings:
+    try:
+        return RunnerSettings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise SettingsError(f"{first['loc'][0]}: {first['msg']}") from None
+
+
 def _env_name(field: str) -> str:
     alias = Settings.model_fields[field].validation_alias
     return alias if isinstance(alias, str) else field.upper()
