@@ -7,14 +7,14 @@ from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 from pydantic import ValidationError
-from quart import Quart, Request, render_template, request
+from quart import Quart, Request, has_websocket_context, render_template, request, websocket
 from quart.typing import ResponseReturnValue
 from quart_cors import cors
 from quart_schema import QuartSchema, RequestSchemaValidationError
 from quart_schema.openapi import Info
 from werkzeug.exceptions import BadRequest, HTTPException
 
-from portal.blueprints import api, auth, ops, pages
+from portal.blueprints import api, auth, ops, pages, workspaces
 from portal.errors import Forbidden, PortalError
 from portal.identity import auth as quart_auth
 from portal.services import open_services
@@ -32,6 +32,8 @@ class PortalRequest(Request):
 
 
 def _wants_json() -> bool:
+    if has_websocket_context():
+        return True
     path = request.path
     if path.startswith(("/api/", "/auth/")) or path in ("/ping", "/healthz", "/readyz"):
         return request.accept_mimetypes.best != "text/html" or request.is_json
@@ -58,10 +60,10 @@ def _schema_message(exc: RequestSchemaValidationError) -> str:
     return "request body must be a JSON object"
 
 
-def _allowed_origin(origin: str, settings: Settings) -> bool:
+def _allowed_origin(origin: str, settings: Settings, host: str) -> bool:
     if settings.frontend_url and origin == settings.frontend_url:
         return True
-    return urlsplit(origin).netloc == request.host
+    return urlsplit(origin).netloc == host
 
 
 def create_app(settings: Settings | None = None) -> Quart:
@@ -95,6 +97,9 @@ def create_app(settings: Settings | None = None) -> Quart:
     )
     for blueprint in (ops.bp, auth.bp, api.bp, pages.bp):
         app.register_blueprint(blueprint)
+    if settings.runtime == "local":
+        app.url_map.converters["repl"] = workspaces.ReplIdConverter
+        app.register_blueprint(workspaces.bp)
 
     @app.context_processor
     async def sign_in_options() -> dict[str, bool]:
@@ -122,9 +127,17 @@ def create_app(settings: Settings | None = None) -> Quart:
             request.method in _UNSAFE
             and origin is not None
             and "Authorization" not in request.headers
-            and not _allowed_origin(origin, settings)
+            and not _allowed_origin(origin, settings, request.host)
         ):
             raise Forbidden("cross-site request refused")
+
+    @app.before_websocket
+    async def refuse_cross_site_websocket() -> None:
+        # Browsers send cookies on WebSocket handshakes from any page, so another site's
+        # page must not be able to open one in the signed-in person's name.
+        origin = websocket.headers.get("Origin")
+        if origin is not None and not _allowed_origin(origin, settings, websocket.host):
+            raise Forbidden("cross-site WebSocket refused")
 
     @app.errorhandler(PortalError)
     async def portal_error(exc: PortalError) -> ResponseReturnValue:

@@ -4,7 +4,7 @@ lives in Redis, so signing out revokes it everywhere."""
 
 from __future__ import annotations
 
-from quart import g, request
+from quart import g, has_websocket_context, request, websocket
 from quart_auth import AuthUser, QuartAuth, current_user, login_user, logout_user
 
 from portal.errors import Unauthenticated
@@ -15,7 +15,8 @@ auth = QuartAuth(cookie_name="devex_auth")
 
 
 async def _resolve() -> tuple[User | None, str, float | None]:
-    header = request.headers.get("Authorization", "")
+    headers = websocket.headers if has_websocket_context() else request.headers
+    header = headers.get("Authorization", "")
     if header[:7].lower() == "bearer ":
         user = await services().accounts.user_for_token(header[7:].strip())
         return user, "token", None

@@ -4,15 +4,31 @@ and deleting a REPL so that a failure part-way leaves nothing half-made."""
 from __future__ import annotations
 
 import asyncio
+import hmac
+import json
 import logging
 import re
 import secrets
+import time
+from collections.abc import AsyncIterator, Coroutine
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from portal import credentials
 from portal.accounts import now_iso
 from portal.catalog import files_dir
-from portal.errors import BadInput, Forbidden, NotFound, Unavailable
+from portal.errors import BadInput, Conflict, Forbidden, NotFound, PortalError, Unavailable
+from portal.events import EventHub, progress_event
 from portal.models import Repl, ReplView, Template, User
+from portal.runtime.base import (
+    Report,
+    Runtime,
+    RuntimeUnavailable,
+    StartFailed,
+    StopFailed,
+    WorkloadSpec,
+)
 from portal.storage import Storage, StorageError
 from portal.store.redis_store import RedisStore
 from portal.sync import push
@@ -53,12 +69,14 @@ class Lifecycle:
         catalog: dict[str, Template],
         templates_root: Path,
         max_repls_per_user: int,
+        sessions: Sessions,
     ) -> None:
         self.store = store
         self.storage = storage
         self.catalog = catalog
         self.templates_root = templates_root
         self.max_repls_per_user = max_repls_per_user
+        self.sessions = sessions
 
     async def publish_templates(self) -> None:
         """Mirror each template's starter files into storage, so that creating a REPL is a
@@ -142,11 +160,337 @@ class Lifecycle:
             raise NotFound("REPL not found")
         return repl
 
+    async def start_session(
+        self, user: User, repl_id: str, *, wait: bool, portal_base: str
+    ) -> dict[str, Any]:
+        """Start the REPL (or join the start under way); with `wait`, answer once it is
+        ready, with the URLs that open it."""
+        repl = await self.owned_repl(user, repl_id)
+        state = await self.sessions.start(repl)
+        answer: dict[str, Any] = {"replId": repl.id, "replName": repl.name, "state": state}
+        if not wait and state != "running":
+            return answer
+        session = await self.sessions.wait_ready(repl)
+        access = self.sessions.access(repl, session, portal_base)
+        return {**answer, "state": "running", "url": access.url, "wsUrl": access.ws_url}
+
+    async def stop_session(self, user: User, repl_id: str) -> None:
+        await self.sessions.stop(await self.owned_repl(user, repl_id))
+
+    async def watch(self, user: User, repl_id: str) -> AsyncIterator[dict[str, Any]]:
+        repl = await self.owned_repl(user, repl_id)
+        async for event in self.sessions.watch(repl):
+            yield event
+
     async def delete_repl(self, user: User, repl_id: str) -> None:
         repl = await self.owned_repl(user, repl_id)
+        # Its files are about to go, so the workload is removed without saving them.
+        await self.sessions.discard(repl)
         # Files first: if that fails the REPL stays listed and the delete can be retried.
         try:
             await self.storage.delete_prefix(repl.storage_prefix)
         except StorageError as exc:
             raise Unavailable(f"could not delete the REPL's files: {exc}") from exc
         await self.store.remove_repl(repl)
+
+
+# Sessions: starting and stopping workloads.
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """Where the owner reaches a running REPL; both carry the credential."""
+
+    url: str
+    ws_url: str
+
+
+class _Superseded(Exception):
+    """A stop took the session over while a start was still under way."""
+
+
+class Sessions:
+    """The rules for a REPL's session: stopped → starting → running → stopping → stopped,
+    plus failed. Every operation runs as a task of its own, so a client hanging up never
+    leaves a half-done start or stop, and progress goes out through Redis."""
+
+    def __init__(
+        self,
+        store: RedisStore,
+        runtime: Runtime,
+        hub: EventHub,
+        catalog: dict[str, Template],
+        *,
+        start_timeout: float,
+        runner_base: str | None,
+    ) -> None:
+        self.store = store
+        self.runtime = runtime
+        self.hub = hub
+        self.catalog = catalog
+        self.start_timeout = start_timeout
+        self.runner_base = runner_base
+        self._operations: dict[str, asyncio.Task[None]] = {}
+
+    # What the owner sees
+
+    def access(self, repl: Repl, session: dict[str, str], portal_base: str) -> Access:
+        base = (self.runner_base or portal_base).rstrip("/")
+        token = credentials.issue(session["secret"], repl.id)
+        ws_base = "wss://" + base[8:] if base.startswith("https://") else (
+            "ws://" + base.removeprefix("http://"))
+        return Access(url=f"{base}/{repl.id}/?token={token}",
+                      ws_url=f"{ws_base}/{repl.id}/api/v1/repl/ws?token={token}")
+
+    async def current_event(self, repl_id: str) -> dict[str, Any]:
+        session = await self.store.session(repl_id)
+        if "event" in session:
+            event: dict[str, Any] = json.loads(session["event"])
+            return event
+        return progress_event(100, "Stopped", "stopped")
+
+    async def watch(self, repl: Repl) -> AsyncIterator[dict[str, Any]]:
+        """The current state, then every event as it happens."""
+        async with self.hub.listen(repl.id) as queue:
+            yield await self.current_event(repl.id)
+            while True:
+                yield await queue.get()
+
+    # Start
+
+    async def start(self, repl: Repl) -> str:
+        """Claim and begin a start; answers "starting" or "running". Two starts at the
+        same moment make one workload: the second joins the first."""
+        op = secrets.token_hex(8)
+        found = await self.store.claim_start(repl.id, {
+            "state": "starting", "op": op, "secret": secrets.token_urlsafe(32),
+            "startedAt": now_iso(), "ownerId": repl.owner_id, "beat": str(time.time()),
+            "event": json.dumps(progress_event(0, "Start requested", "starting")),
+        })
+        if found == "stopping":
+            raise Conflict("the REPL is stopping; start it again once it has stopped")
+        if found == "claimed":
+            self._spawn(repl.id, self._start(repl, op))
+            return "starting"
+        return found
+
+    async def wait_ready(self, repl: Repl) -> dict[str, str]:
+        """Wait for the start under way to finish; answers the running session."""
+        async with self.hub.listen(repl.id) as queue:
+            deadline = self.start_timeout + 30
+            async with asyncio.timeout(deadline):
+                while True:
+                    session = await self.store.session(repl.id)
+                    state = session.get("state")
+                    if state == "running":
+                        return session
+                    if state in ("failed", None) or state == "stopping":
+                        event = json.loads(session.get("event", "{}"))
+                        raise StartFailedError(event.get("message") or f"the REPL is {state}")
+                    await queue.get()
+
+    def _spawn(self, repl_id: str, operation: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.create_task(operation)
+        self._operations[repl_id] = task
+        task.add_done_callback(lambda done: self._forget(repl_id, done))
+        return task
+
+    def _forget(self, repl_id: str, task: asyncio.Task[None]) -> None:
+        if self._operations.get(repl_id) is task:
+            del self._operations[repl_id]
+        if not task.cancelled() and task.exception() is not None:
+            log.error("operation on %s failed", repl_id, exc_info=task.exception())
+
+    def _reporter(self, repl_id: str, op: str, state: str) -> Report:
+        async def report(progress: int, message: str) -> None:
+            fields = {"beat": str(time.time())}
+            if not await self.store.update_session(
+                repl_id, op, fields, progress_event(progress, message, state)
+            ):
+                raise _Superseded
+        return report
+
+    async def _start(self, repl: Repl, op: str) -> None:
+        session = await self.store.session(repl.id)
+        spec = WorkloadSpec(
+            repl_id=repl.id, owner_id=repl.owner_id, owner_login=repl.owner_login,
+            template=self.catalog[repl.template], storage_prefix=repl.storage_prefix,
+            runner_secret=session["secret"],
+        )
+        report = self._reporter(repl.id, op, "starting")
+        try:
+            async with asyncio.timeout(self.start_timeout):
+                await report(0, "Start requested")
+                handle = await self.runtime.start(spec, report)
+            url = self.access(repl, session, "").url
+            if not await self.store.update_session(
+                repl.id, op, {"state": "running", "handle": json.dumps(handle),
+                              "beat": str(time.time()), "lastActivity": str(time.time())},
+                progress_event(100, "Your REPL is ready", "running", ready=True, url=url),
+            ):
+                raise _Superseded
+        except (_Superseded, asyncio.CancelledError):
+            # A stop claimed the session: nobody has had the URL yet, so nothing to save.
+            await asyncio.shield(self._abandon(repl.id))
+        except Exception as exc:  # every cause ends as "failed", with the reason shown
+            reason = _reason(exc, self.start_timeout)
+            log.warning("start of %s failed: %s", repl.id, reason)
+            await asyncio.shield(self._fail(repl.id, op, reason))
+
+    async def _abandon(self, repl_id: str) -> None:
+        await self.runtime.discard(repl_id)
+        await self.store.end_session(repl_id, progress_event(100, "Stopped", "stopped"))
+
+    async def _fail(self, repl_id: str, op: str, reason: str) -> None:
+        try:
+            await self.runtime.discard(repl_id)
+        finally:
+            await self.store.update_session(
+                repl_id, op, {"state": "failed", "reason": reason},
+                progress_event(100, f"Start failed: {reason}", "failed", failed=True),
+            )
+
+    # Stop
+
+    async def stop(self, repl: Repl) -> None:
+        """Save the files and remove the workload. A stop during a start cancels it."""
+        task = self._operations.get(repl.id)
+        op = secrets.token_hex(8)
+        found = await self.store.claim_stop(repl.id, op)
+        if found == "absent":
+            return
+        if found in ("starting", "stopping"):
+            if found == "starting" and task is not None:
+                task.cancel()
+            await self._wait_ended(repl.id)
+            return
+        stopping = self._spawn(repl.id, self._stop(repl, op))
+        await asyncio.shield(stopping)
+        if await self.store.session_state(repl.id) is not None:
+            session = await self.store.session(repl.id)
+            raise Unavailable(json.loads(session["event"])["message"])
+
+    async def _stop(self, repl: Repl, op: str) -> None:
+        report = self._reporter(repl.id, op, "stopping")
+        try:
+            await report(0, "Stop requested")
+            await self.runtime.stop(repl.id, repl.storage_prefix, report)
+        except StopFailed as exc:
+            await self.store.update_session(
+                repl.id, op, {"state": "running"},
+                progress_event(100, f"{exc}; the REPL keeps running, try stopping again",
+                               "running", failed=True),
+            )
+            return
+        await self.store.end_session(repl.id, progress_event(100, "Stopped; files saved",
+                                                             "stopped"))
+
+    async def _wait_ended(self, repl_id: str) -> None:
+        async with self.hub.listen(repl_id) as queue:
+            try:
+                async with asyncio.timeout(self.start_timeout + 30):
+                    while await self.store.session_state(repl_id) == "stopping":
+                        await queue.get()
+            except TimeoutError:
+                raise Unavailable("the REPL is still stopping; try again shortly") from None
+
+    async def discard(self, repl: Repl) -> None:
+        """End the session without saving (the REPL is being deleted)."""
+        op = secrets.token_hex(8)
+        found = await self.store.claim_stop(repl.id, op)
+        task = self._operations.get(repl.id)
+        if found == "starting" and task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        if found != "absent":
+            await self._abandon(repl.id)
+
+    async def stop_for_runner(self, repl_id: str, secret: str) -> None:
+        """The runner's own idle stop, allowed only with its session's secret."""
+        session = await self.store.session(repl_id)
+        expected = session.get("secret", "")
+        if not expected or not hmac.compare_digest(secret.encode(), expected.encode()):
+            raise NotFound("REPL not found")
+        repl = await self.store.get_repl(repl_id)
+        if repl is None:
+            raise NotFound("REPL not found")
+        self._spawn(repl_id, self._idle_stop(repl))
+
+    async def _idle_stop(self, repl: Repl) -> None:
+        try:
+            await self.stop(repl)
+        except PortalError as exc:
+            log.warning("idle stop of %s did not finish: %s", repl.id, exc.message)
+
+    # Reconciliation
+
+    async def reconcile(self) -> None:
+        """Make sessions and workloads agree: adopt what still runs, clear sessions whose
+        workload is gone, and stop (saving files) workloads that nobody owns."""
+        sessions = await self.store.active_sessions()
+        for repl_id in sessions:
+            if repl_id in self._operations:
+                continue
+            await self._reconcile_session(repl_id)
+        orphans = await self.runtime.list_workloads() - await self.store.active_sessions()
+        for repl_id in orphans:
+            repl = await self.store.get_repl(repl_id)
+            try:
+                if repl is None:
+                    await self.runtime.discard(repl_id)
+                else:
+                    await self.runtime.stop(repl_id, repl.storage_prefix, _quiet)
+                log.info("stopped unowned workload %s", repl_id)
+            except StopFailed as exc:
+                log.warning("could not save unowned workload %s: %s", repl_id, exc)
+
+    async def _reconcile_session(self, repl_id: str) -> None:
+        session = await self.store.session(repl_id)
+        state = session.get("state")
+        repl = await self.store.get_repl(repl_id)
+        if state is None or repl is None:
+            await self._abandon(repl_id)
+            return
+        if state in ("starting", "stopping"):
+            # An operation that stopped beating has died with its portal process.
+            if time.time() - float(session.get("beat", "0")) < OPERATION_LEASE:
+                return
+            if state == "starting":
+                await self._fail(repl_id, session["op"], "the portal restarted during the start")
+                return
+            op = secrets.token_hex(8)
+            await self.store.claim_stop(repl_id, op)
+            await self.store.update_session(repl_id, session["op"], {"op": op},
+                                            json.loads(session["event"]))
+            await self._stop(repl, op)
+            return
+        if state == "running":
+            handle = json.loads(session.get("handle", "{}"))
+            if await self.runtime.is_running(repl_id, handle):
+                return  # adopted
+            try:
+                await self.runtime.stop(repl_id, repl.storage_prefix, _quiet)
+            except StopFailed as exc:
+                log.warning("workload of %s is gone and its files could not be saved: %s",
+                            repl_id, exc)
+                return
+            await self.store.end_session(
+                repl_id, progress_event(100, "Stopped: the workload was gone", "stopped"))
+
+
+OPERATION_LEASE = 60.0
+
+
+class StartFailedError(Unavailable):
+    status = 502
+
+
+async def _quiet(progress: int, message: str) -> None:
+    return None
+
+
+def _reason(exc: BaseException, timeout: float) -> str:
+    if isinstance(exc, TimeoutError):
+        return f"the REPL did not become ready within {timeout:g} s"
+    if isinstance(exc, StartFailed | RuntimeUnavailable):
+        return str(exc)
+    return f"unexpected error ({type(exc).__name__})"

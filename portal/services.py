@@ -11,9 +11,12 @@ from quart import current_app
 
 from portal.accounts import Accounts
 from portal.catalog import load_catalog
+from portal.events import EventHub
 from portal.github import GitHubOAuth
-from portal.lifecycle import Lifecycle
+from portal.lifecycle import Lifecycle, Sessions
+from portal.runtime.base import Runtime
 from portal.runtime.local import LocalRuntime
+from portal.runtime.proxy import WorkspaceProxy
 from portal.settings import Settings
 from portal.storage import Storage
 from portal.storage.local import LocalStorage
@@ -47,9 +50,17 @@ class Services:
     lifecycle: Lifecycle
     accounts: Accounts
     github: GitHubOAuth | None
-    runtime: LocalRuntime
+    runtime: Runtime
+    hub: EventHub
     embedded_redis: EmbeddedRedis | None = field(default=None)
     background: set[asyncio.Task[None]] = field(default_factory=set)
+    proxy: WorkspaceProxy = field(default_factory=WorkspaceProxy)
+
+    def workspace_address(self, repl_id: str) -> tuple[str, int] | None:
+        """Where a local workspace's runner listens, if it runs here."""
+        if isinstance(self.runtime, LocalRuntime):
+            return self.runtime.address(repl_id)
+        return None
 
     async def health(self) -> dict[str, str]:
         """"ok" or the failure, per dependency; each check is bounded so a hung dependency
@@ -72,6 +83,8 @@ class Services:
         for task in self.background:
             task.cancel()
         await asyncio.gather(*self.background, return_exceptions=True)
+        await self.hub.close()
+        await self.proxy.close()
         await self.runtime.close()
         await self.storage.close()
         await self.store.close()
@@ -92,8 +105,15 @@ async def open_services(settings: Settings) -> Services:
         connect(redis_url, settings.redis_max_connections, settings.redis_pool_timeout)
     )
     storage = build_storage(settings)
+    runtime = build_runtime(settings, storage)
+    hub = EventHub(store.redis)
+    await hub.start()
+    sessions = Sessions(
+        store, runtime, hub, catalog, start_timeout=settings.start_timeout,
+        runner_base=runner_base(settings),
+    )
     lifecycle = Lifecycle(
-        store, storage, catalog, settings.templates_dir, settings.max_repls_per_user
+        store, storage, catalog, settings.templates_dir, settings.max_repls_per_user, sessions
     )
     services = Services(
         settings=settings,
@@ -102,11 +122,45 @@ async def open_services(settings: Settings) -> Services:
         lifecycle=lifecycle,
         accounts=Accounts(store, settings.login_duration),
         github=GitHubOAuth(settings) if settings.github_configured else None,
-        runtime=LocalRuntime(settings.data_dir / "workspaces"),
+        runtime=runtime,
+        hub=hub,
         embedded_redis=embedded,
     )
     services.background.add(asyncio.create_task(lifecycle.publish_templates()))
+    services.background.add(asyncio.create_task(_reconcile_forever(sessions)))
     return services
+
+
+RECONCILE_EVERY = 30.0
+
+
+async def _reconcile_forever(sessions: Sessions) -> None:
+    while True:
+        try:
+            await sessions.reconcile()
+        except Exception:
+            log.exception("reconciliation failed; trying again in %g s", RECONCILE_EVERY)
+        await asyncio.sleep(RECONCILE_EVERY)
+
+
+def runner_base(settings: Settings) -> str | None:
+    """The public base URL of workspaces; None when the portal proxies them itself."""
+    if settings.runtime == "kubernetes":
+        return f"{settings.runner_scheme}://{settings.runner_host}"
+    return None
+
+
+def build_runtime(settings: Settings, storage: Storage) -> Runtime:
+    if settings.runtime == "kubernetes":
+        from portal.runtime.kubernetes import KubernetesRuntime
+
+        return KubernetesRuntime(settings)
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host  # noqa: S104
+    return LocalRuntime(
+        settings.data_dir / "workspaces", storage,
+        portal_url=settings.portal_internal_url or f"http://{host}:{settings.port}",
+        start_timeout=settings.start_timeout, idle_timeout=settings.idle_timeout,
+    )
 
 
 def _failure(exc: BaseException) -> str:

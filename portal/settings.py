@@ -61,7 +61,28 @@ class Settings(BaseSettings):
         "INFO", validation_alias="DEVEX_LOG_LEVEL"
     )
 
-    @field_validator("frontend_url", "github_url", "github_api_url", "github_redirect_url")
+    runtime: Literal["local", "kubernetes"] = Field("local", validation_alias="DEVEX_RUNTIME")
+    start_timeout: float = Field(180.0, gt=0, validation_alias="DEVEX_START_TIMEOUT")
+    idle_timeout: float = Field(1800.0, gt=0, validation_alias="DEVEX_IDLE_TIMEOUT")
+    # Where the runner calls the portal back (its idle stop); the portal's own address
+    # for local workspaces, an in-cluster Service URL on Kubernetes.
+    portal_internal_url: str | None = Field(None, validation_alias="DEVEX_PORTAL_INTERNAL_URL")
+    # The runner host of the original service: workspaces live at https://HOST/<repl-id>/.
+    runner_host: str | None = Field(None, validation_alias="RUNNER_CLUSTER_IP")
+    runner_scheme: Literal["http", "https"] = Field("https", validation_alias="DEVEX_RUNNER_SCHEME")
+    kube_config_path: Path | None = Field(None, validation_alias="KUBE_CONFIG_PATH")
+    namespace: str = Field("devex", validation_alias="DEVEX_NAMESPACE",
+                           pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    ingress_class: str | None = Field("nginx", validation_alias="DEVEX_INGRESS_CLASS")
+    ingress_tls_secret: str | None = Field(None, validation_alias="DEVEX_INGRESS_TLS_SECRET")
+    runner_cpu_request: str = Field("100m", validation_alias="DEVEX_RUNNER_CPU_REQUEST")
+    runner_cpu_limit: str = Field("1", validation_alias="DEVEX_RUNNER_CPU_LIMIT")
+    runner_memory_request: str = Field("256Mi", validation_alias="DEVEX_RUNNER_MEMORY_REQUEST")
+    runner_memory_limit: str = Field("1Gi", validation_alias="DEVEX_RUNNER_MEMORY_LIMIT")
+    sync_image: str | None = Field(None, validation_alias="DEVEX_SYNC_IMAGE")
+
+    @field_validator("frontend_url", "github_url", "github_api_url", "github_redirect_url",
+                     "portal_internal_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is None or value == "":
@@ -85,6 +106,15 @@ class Settings(BaseSettings):
         if self.s3_bucket and any(s3.values()) and not all(s3.values()):
             missing = next(name for name, value in s3.items() if not value)
             raise SettingsError(f"{missing}: required with the other S3 key")
+        if self.runtime == "kubernetes":
+            if not self.runner_host:
+                raise SettingsError("RUNNER_CLUSTER_IP: required with DEVEX_RUNTIME=kubernetes")
+            if not self.s3_bucket:
+                raise SettingsError("S3_BUCKET: workspaces on Kubernetes need S3 storage")
+            if not self.portal_internal_url:
+                raise SettingsError(
+                    "DEVEX_PORTAL_INTERNAL_URL: required with DEVEX_RUNTIME=kubernetes"
+                )
         if self.production:
             if (
                 self.session_secret == DEFAULT_SESSION_SECRET

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from quart import Blueprint, request
+from quart import Blueprint, request, websocket
 from quart.typing import ResponseReturnValue
 from quart_schema import validate_request
 
@@ -12,7 +12,7 @@ from portal.identity import require_caller
 from portal.services import services
 
 bp = Blueprint("api", __name__, url_prefix="/api")
-_PUBLIC = frozenset({"api.templates", "api.unknown_route"})
+_PUBLIC = frozenset({"api.templates", "api.unknown_route", "api.runner_stop"})
 
 
 @bp.before_request
@@ -39,6 +39,54 @@ async def new_repl(data: NewRepl) -> ResponseReturnValue:
     user = await require_caller()
     view = await services().lifecycle.create_repl(user, data.template, data.replName)
     return view.to_json(), 201
+
+
+@bp.post("/repl/create")
+@validate_request(NewRepl)
+async def create_and_start(data: NewRepl) -> ResponseReturnValue:
+    """The seed service's one-step flow: create, start, answer where to reach it."""
+    user = await require_caller()
+    view = await services().lifecycle.create_repl(user, data.template, data.replName)
+    answer = await services().lifecycle.start_session(
+        user, view.repl.id, wait=True, portal_base=request.host_url
+    )
+    return answer, 201
+
+
+@bp.get("/repl/session/<repl_id>")
+async def start_session(repl_id: str) -> ResponseReturnValue:
+    user = await require_caller()
+    wait = request.args.get("wait", "true").lower() not in ("false", "0", "no")
+    answer = await services().lifecycle.start_session(
+        user, repl_id, wait=wait, portal_base=request.host_url
+    )
+    return answer, 200 if answer["state"] == "running" else 202
+
+
+@bp.delete("/repl/session/<repl_id>")
+async def stop_session(repl_id: str) -> ResponseReturnValue:
+    user = await require_caller()
+    await services().lifecycle.stop_session(user, repl_id)
+    return {"message": "REPL stopped; files saved", "replId": repl_id}
+
+
+@bp.delete("/runner/<repl_id>")
+async def runner_stop(repl_id: str) -> ResponseReturnValue:
+    header = request.headers.get("Authorization", "")
+    secret = header[7:].strip() if header[:7].lower() == "bearer " else ""
+    await services().lifecycle.sessions.stop_for_runner(repl_id, secret)
+    return {"message": "stopping", "replId": repl_id}, 202
+
+
+@bp.websocket("/repl/<repl_id>/events")
+async def events(repl_id: str) -> None:
+    user = await require_caller()
+    stream = services().lifecycle.watch(user, repl_id)
+    first = await anext(stream)  # ownership is checked before the socket is accepted
+    await websocket.accept()
+    await websocket.send_json(first)
+    async for event in stream:
+        await websocket.send_json(event)
 
 
 @bp.delete("/repl/<repl_id>")

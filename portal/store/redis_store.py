@@ -5,6 +5,8 @@ Keys from the seed service (kept so an existing deployment's data carries over):
   userRepls:{userId}      set of a user's REPL ids
   activeSession:{replId}  hash of a running session (present while not stopped)
 Keys new to this project:
+  activeSessions          set of REPL ids with a session, for reconciliation and idle stops
+  replEvents:{replId}     pub/sub channel of a REPL's progress events
   user:{userId}           hash of the user's GitHub profile, refreshed at each sign-in
   webSession:{sid}        user id behind a browser sign-in; expires with it
   userTokens:{userId}     hash tokenId -> token record (JSON) for listing
@@ -48,6 +50,14 @@ def active_session_key(repl_id: str) -> str:
     return f"activeSession:{repl_id}"
 
 
+ACTIVE_SESSIONS = "activeSessions"
+EVENTS_PATTERN = "replEvents:*"
+
+
+def events_channel(repl_id: str) -> str:
+    return f"replEvents:{repl_id}"
+
+
 def user_key(user_id: str) -> str:
     return f"user:{user_id}"
 
@@ -70,6 +80,36 @@ _CREATE_REPL = """
 if redis.call('SCARD', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
 redis.call('HSET', KEYS[2], unpack(ARGV, 3))
 redis.call('SADD', KEYS[1], ARGV[2])
+return 1
+"""
+
+
+# A start claims the session only if none is under way, so two starts at the same moment
+# make one workload. Answers the state found, or "claimed".
+_CLAIM_START = """
+local state = redis.call('HGET', KEYS[1], 'state')
+if state and state ~= 'failed' then return state end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('SADD', KEYS[2], ARGV[1])
+return 'claimed'
+"""
+
+# A stop moves a session to "stopping" from any state but "stopping"; answers the
+# state found ("absent" when there is no session).
+_CLAIM_STOP = """
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return 'absent' end
+if state ~= 'stopping' then redis.call('HSET', KEYS[1], 'state', 'stopping', 'op', ARGV[1]) end
+return state
+"""
+
+# Progress lands only while the operation that writes it still owns the session, so a
+# start cancelled by a stop cannot overwrite the stop's state.
+_PUBLISH = """
+if redis.call('HGET', KEYS[1], 'op') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('PUBLISH', KEYS[2], ARGV[2])
 return 1
 """
 
@@ -108,6 +148,9 @@ class RedisStore:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
         self._create_repl = redis.register_script(_CREATE_REPL)
+        self._claim_start = redis.register_script(_CLAIM_START)
+        self._claim_stop = redis.register_script(_CLAIM_STOP)
+        self._publish = redis.register_script(_PUBLISH)
 
     async def close(self) -> None:
         await self.redis.aclose()
@@ -156,10 +199,52 @@ class RedisStore:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.delete(repl_meta_key(repl.id), active_session_key(repl.id))
             pipe.srem(user_repls_key(repl.owner_id), repl.id)
+            pipe.srem(ACTIVE_SESSIONS, repl.id)
             await pipe.execute()
+
+    # Sessions
+
+    async def claim_start(self, repl_id: str, fields: dict[str, str]) -> str:
+        flat: list[str] = []
+        for key, value in fields.items():
+            flat += [key, value]
+        found = await self._claim_start(
+            keys=[active_session_key(repl_id), ACTIVE_SESSIONS], args=[repl_id, *flat]
+        )
+        return str(found)
+
+    async def claim_stop(self, repl_id: str, op: str) -> str:
+        found = await self._claim_stop(keys=[active_session_key(repl_id)], args=[op])
+        return str(found)
+
+    async def session(self, repl_id: str) -> dict[str, str]:
+        return _texts(await self.redis.hgetall(active_session_key(repl_id)))
 
     async def session_state(self, repl_id: str) -> str | None:
         return _text(await self.redis.hget(active_session_key(repl_id), "state"))
+
+    async def update_session(self, repl_id: str, op: str, fields: dict[str, str],
+                             event: dict[str, Any]) -> bool:
+        """Record and publish a progress event, if `op` still owns the session."""
+        payload = json.dumps(event)
+        flat = ["event", payload]
+        for key, value in fields.items():
+            flat += [key, value]
+        done = await self._publish(
+            keys=[active_session_key(repl_id), events_channel(repl_id)],
+            args=[op, payload, *flat],
+        )
+        return bool(done)
+
+    async def end_session(self, repl_id: str, event: dict[str, Any]) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(active_session_key(repl_id))
+            pipe.srem(ACTIVE_SESSIONS, repl_id)
+            pipe.publish(events_channel(repl_id), json.dumps(event))
+            await pipe.execute()
+
+    async def active_sessions(self) -> set[str]:
+        return cast(set[str], await self.redis.smembers(ACTIVE_SESSIONS))
 
     # Users and browser sign-ins
 

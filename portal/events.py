@@ -1,0 +1,99 @@
+"""Progress events through Redis: one pattern subscription per portal process, fanned out
+to every local watcher, so a watcher here sees a start made by any other process and a
+thousand watchers cost one Redis connection."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from portal.store.redis_store import EVENTS_PATTERN
+
+log = logging.getLogger(__name__)
+
+_PREFIX = EVENTS_PATTERN.removesuffix("*")
+
+
+def progress_event(
+    progress: int, message: str, state: str, *, ready: bool = False, failed: bool = False,
+    url: str | None = None,
+) -> dict[str, Any]:
+    """An event shaped like JupyterHub's progress events."""
+    event: dict[str, Any] = {"progress": progress, "message": message, "state": state}
+    if ready:
+        event["ready"] = True
+    if failed:
+        event["failed"] = True
+    if url is not None:
+        event["url"] = url
+    return event
+
+
+class EventHub:
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self._listeners: dict[str, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
+        self._task: asyncio.Task[None] | None = None
+        self._subscribed = asyncio.Event()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._pump())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._subscribed.wait(), 5)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    @property
+    def watchers(self) -> int:
+        return sum(len(queues) for queues in self._listeners.values())
+
+    async def _pump(self) -> None:
+        delay = 0.1
+        while True:
+            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.psubscribe(EVENTS_PATTERN)
+                self._subscribed.set()
+                delay = 0.1
+                async for message in pubsub.listen():
+                    if message.get("type") == "pmessage":
+                        self._deliver(message["channel"], message["data"])
+            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                log.warning("event subscription lost (%s); resubscribing", type(exc).__name__)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    def _deliver(self, channel: str, data: str) -> None:
+        queues = self._listeners.get(channel.removeprefix(_PREFIX))
+        if not queues:
+            return
+        event = json.loads(data)
+        for queue in queues:
+            queue.put_nowait(event)
+
+    @contextlib.asynccontextmanager
+    async def listen(self, repl_id: str) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._listeners[repl_id].add(queue)
+        try:
+            yield queue
+        finally:
+            self._listeners[repl_id].discard(queue)
+            if not self._listeners[repl_id]:
+                del self._listeners[repl_id]
