@@ -79,7 +79,9 @@ class Settings(BaseSettings):
     runner_cpu_limit: str = Field("1", validation_alias="DEVEX_RUNNER_CPU_LIMIT")
     runner_memory_request: str = Field("256Mi", validation_alias="DEVEX_RUNNER_MEMORY_REQUEST")
     runner_memory_limit: str = Field("1Gi", validation_alias="DEVEX_RUNNER_MEMORY_LIMIT")
-    sync_image: str | None = Field(None, validation_alias="DEVEX_SYNC_IMAGE")
+    # The Secret (made by the operator, see deploy/) holding S3_ACCESS_KEY and
+    # S3_SECRET_KEY for the sync containers; the runner container never gets it.
+    storage_secret: str = Field("devex-storage", validation_alias="DEVEX_STORAGE_SECRET")
 
     @field_validator("frontend_url", "github_url", "github_api_url", "github_redirect_url",
                      "portal_internal_url")

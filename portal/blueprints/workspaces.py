@@ -3,6 +3,8 @@ workspaces run as local processes; on Kubernetes the ingress serves these paths.
 
 from __future__ import annotations
 
+from typing import cast
+
 from quart import Blueprint, Response, abort, request, websocket
 from quart.typing import ResponseReturnValue
 from werkzeug.datastructures import Headers
@@ -32,7 +34,7 @@ async def forward(repl_id: str, rest: str) -> ResponseReturnValue:
     try:
         status, headers, body = await services().proxy.http(
             _address(repl_id), request.method, request.path, request.query_string,
-            dict(request.headers), bytes(await request.get_data()),
+            dict(request.headers), cast(bytes, await request.get_data(as_text=False)),
         )
     except WorkspaceGone:
         abort(502)

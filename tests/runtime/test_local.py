@@ -95,7 +95,7 @@ async def test_progress_events_arrive_from_requested_to_ready(make_settings: Mak
             assert json.loads(await events.recv())["state"] == "stopped"
             accepted = await client.get(f"/api/repl/session/{repl['id']}?wait=false")
             assert accepted.status_code == 202
-            seen = []
+            seen: list[dict[str, Any]] = []
             while not seen or not (seen[-1].get("ready") or seen[-1].get("failed")):
                 seen.append(json.loads(await asyncio.wait_for(events.recv(), 30)))
         assert seen[0] == {"progress": 0, "message": "Start requested", "state": "starting"}
@@ -107,7 +107,7 @@ async def test_progress_events_arrive_from_requested_to_ready(make_settings: Mak
         async with connect(ws, additional_headers={"Cookie": cookie}) as late:
             assert json.loads(await late.recv())["state"] == "running"
             stop = asyncio.create_task(client.delete(f"/api/repl/session/{repl['id']}"))
-            states = []
+            states: list[str] = []
             while not states or states[-1] != "stopped":
                 states.append(json.loads(await asyncio.wait_for(late.recv(), 30))["state"])
             assert (await stop).status_code == 200

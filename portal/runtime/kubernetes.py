@@ -1,0 +1,400 @@
+"""Workspaces on Kubernetes through kubernetes-asyncio.
+
+One shared watch on the namespace's managed pods, and one on its events, feed the
+progress of every REPL: nothing polls a REPL on its own. A start creates the Secret,
+Deployment, Service and Ingress, then follows its pod until it is ready or cannot be
+(image pull error, init container failure, crash loop). A stop adds an ephemeral
+container that pushes the files back, waits for it to exit 0, and only then deletes
+the objects; a failed push deletes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from kubernetes_asyncio import client, config
+from kubernetes_asyncio.client.exceptions import ApiException
+from kubernetes_asyncio.watch import Watch
+
+from portal.runtime import manifests
+from portal.runtime.base import (
+    Report,
+    RuntimeUnavailable,
+    StartFailed,
+    StopFailed,
+    WorkloadSpec,
+)
+from portal.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_WATCH_SECONDS = 240
+_PUSH_TIMEOUT = 300.0
+_IMAGE_FAILURES = frozenset({"ErrImagePull", "ImagePullBackOff", "InvalidImageName",
+                             "ErrImageNeverPull"})
+_CONFIG_FAILURES = frozenset({"CreateContainerConfigError", "CreateContainerError",
+                              "RunContainerError"})
+
+
+def pod_progress(pod: dict[str, Any]) -> tuple[int, str, bool, str | None]:
+    """What a pod's status means for its REPL: progress, message, ready, failure."""
+    status = pod.get("status") or {}
+    if pod.get("metadata", {}).get("deletionTimestamp"):
+        return 95, "Workspace shutting down", False, None
+    for condition in status.get("conditions") or []:
+        if condition.get("type") == "Ready" and condition.get("status") == "True":
+            return 100, "Your REPL is ready", True, None
+    for item in status.get("initContainerStatuses") or []:
+        state = item.get("state") or {}
+        waiting, terminated = state.get("waiting") or {}, state.get("terminated") or {}
+        if waiting.get("reason") in _IMAGE_FAILURES:
+            return 100, "", False, (f"the image {item.get('image')} cannot be pulled: "
+                                   f"{waiting.get('message') or waiting['reason']}")
+        if terminated and terminated.get("exitCode", 0) != 0:
+            return 100, "", False, (f"pulling the files failed (exit code "
+                                   f"{terminated.get('exitCode')})")
+        if waiting.get("reason") == "CrashLoopBackOff":
+            return 100, "", False, "pulling the files keeps failing"
+        if state.get("running"):
+            return 40, "Pulling your files", False, None
+        if not terminated:
+            return 30, "Preparing the workspace", False, None
+    for item in status.get("containerStatuses") or []:
+        state = item.get("state") or {}
+        waiting, terminated = state.get("waiting") or {}, state.get("terminated") or {}
+        reason = waiting.get("reason")
+        if reason in _IMAGE_FAILURES:
+            return 100, "", False, (f"the image {item.get('image')} cannot be pulled: "
+                                   f"{waiting.get('message') or reason}")
+        if reason in _CONFIG_FAILURES:
+            return 100, "", False, f"the runner cannot start: {waiting.get('message') or reason}"
+        if reason == "CrashLoopBackOff" or (terminated and item.get("restartCount", 0) >= 2):
+            return 100, "", False, "the runner keeps crashing"
+        if state.get("running"):
+            return 80, "Runner started; waiting for it to answer", False, None
+        return 60, "Starting the runner", False, None
+    if status.get("phase") == "Pending":
+        return 20, "Waiting for a node", False, None
+    return 10, "Workspace requested", False, None
+
+
+class _Watches:
+    """The shared pod and event watches, fanned out to per-REPL listeners."""
+
+    def __init__(self, core: client.CoreV1Api, namespace: str) -> None:
+        self.core = core
+        self.namespace = namespace
+        self.pods: dict[str, dict[str, Any]] = {}  # repl id -> latest pod
+        self._listeners: dict[str, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
+        self._tasks: list[asyncio.Task[None]] = []
+        self.synced = asyncio.Event()
+
+    def start(self) -> None:
+        if not self._tasks:
+            self._tasks = [asyncio.create_task(self._follow_pods()),
+                           asyncio.create_task(self._follow_events())]
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+
+    @contextlib.contextmanager
+    def listen(self, repl_id: str) -> Any:
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._listeners[repl_id].add(queue)
+        try:
+            yield queue
+        finally:
+            self._listeners[repl_id].discard(queue)
+            if not self._listeners[repl_id]:
+                del self._listeners[repl_id]
+
+    def _notify(self, repl_id: str, item: dict[str, Any]) -> None:
+        for queue in self._listeners.get(repl_id, ()):
+            queue.put_nowait(item)
+
+    def _pod(self, kind: str, pod: dict[str, Any]) -> None:
+        repl_id = (pod.get("metadata", {}).get("labels") or {}).get(manifests.REPL_LABEL)
+        if not repl_id:
+            return
+        if kind == "DELETED":
+            if self.pods.get(repl_id, {}).get("metadata", {}).get("name") == \
+                    pod["metadata"]["name"]:
+                del self.pods[repl_id]
+        else:
+            self.pods[repl_id] = pod
+        self._notify(repl_id, {"pod": pod, "type": kind})
+
+    async def _follow(self, list_call: Callable[..., Awaitable[Any]],
+                      handle: Callable[[str, dict[str, Any]], None],
+                      on_list: Callable[[list[dict[str, Any]]], None], **selectors: Any) -> None:
+        delay = 0.2
+        while True:
+            try:
+                listed = await list_call(self.namespace, _preload_content=False, **selectors)
+                body = await listed.json()
+                on_list(body.get("items") or [])
+                version = body["metadata"]["resourceVersion"]
+                delay = 0.2
+                while True:
+                    watch = Watch()
+                    async with watch.stream(list_call, self.namespace,
+                                            resource_version=version,
+                                            timeout_seconds=_WATCH_SECONDS,
+                                            allow_watch_bookmarks=True, **selectors) as events:
+                        async for event in events:
+                            raw = event["raw_object"]
+                            if event["type"] == "ERROR":
+                                raise ApiException(status=raw.get("code", 500),
+                                                   reason=raw.get("message"))
+                            version = raw["metadata"]["resourceVersion"]
+                            if event["type"] != "BOOKMARK":
+                                handle(event["type"], raw)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the watch must outlive any API trouble
+                log.warning("kubernetes watch interrupted (%s); listing again",
+                            type(exc).__name__)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _follow_pods(self) -> None:
+        def relist(items: list[dict[str, Any]]) -> None:
+            seen = set()
+            for pod in items:
+                self._pod("MODIFIED", pod)
+                seen.add((pod.get("metadata", {}).get("labels") or {})
+                         .get(manifests.REPL_LABEL))
+            for repl_id in set(self.pods) - seen:
+                gone = self.pods.pop(repl_id)
+                self._notify(repl_id, {"pod": gone, "type": "DELETED"})
+            self.synced.set()
+
+        await self._follow(self.core.list_namespaced_pod, self._pod, relist,
+                           label_selector=manifests.SELECTOR)
+
+    async def _follow_events(self) -> None:
+        def event(kind: str, item: dict[str, Any]) -> None:
+            involved = item.get("involvedObject") or {}
+            name = involved.get("name", "")
+            if kind != "DELETED" and involved.get("kind") == "Pod" and name.startswith("repl-"):
+                self._notify(name[5:21], {"event": item})
+
+        await self._follow(self.core.list_namespaced_event, event, lambda items: None,
+                           field_selector="involvedObject.kind=Pod")
+
+
+class KubernetesRuntime:
+    name = "kubernetes"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.namespace = settings.namespace
+        self._api: client.ApiClient | None = None
+        self._watches: _Watches | None = None
+        self._lock = asyncio.Lock()
+
+    async def _client(self) -> client.ApiClient:
+        async with self._lock:
+            if self._api is None:
+                configuration = client.Configuration()
+                if self.settings.kube_config_path is not None:
+                    await config.load_kube_config(
+                        config_file=str(self.settings.kube_config_path),
+                        client_configuration=configuration,
+                    )
+                else:
+                    config.load_incluster_config(  # type: ignore[no-untyped-call]
+                        client_configuration=configuration
+                    )
+                configuration.retries = 3
+                self._api = client.ApiClient(configuration)
+                self._watches = _Watches(client.CoreV1Api(self._api), self.namespace)
+                self._watches.start()
+            return self._api
+
+    async def _watching(self) -> _Watches:
+        await self._client()
+        assert self._watches is not None
+        await asyncio.wait_for(self._watches.synced.wait(), 30)
+        return self._watches
+
+    async def close(self) -> None:
+        if self._watches is not None:
+            await self._watches.close()
+        if self._api is not None:
+            await self._api.close()
+
+    async def check(self) -> None:
+        api = await self._client()
+        try:
+            await client.CoreV1Api(api).list_namespaced_pod(
+                self.namespace, label_selector=manifests.SELECTOR, limit=1
+            )
+        except ApiException as exc:
+            raise RuntimeUnavailable(f"Kubernetes API answered {exc.status}") from exc
+
+    # Start
+
+    async def start(self, spec: WorkloadSpec, report: Report) -> dict[str, Any]:
+        api = await self._client()
+        watches = await self._watching()
+        name = manifests.object_name(spec.repl_id)
+        with watches.listen(spec.repl_id) as updates:
+            await report(5, "Creating the workspace")
+            try:
+                await client.CoreV1Api(api).create_namespaced_secret(
+                    self.namespace, _body(manifests.secret(spec, self.settings)))
+                await client.AppsV1Api(api).create_namespaced_deployment(
+                    self.namespace, _body(manifests.deployment(spec, self.settings)))
+                await client.CoreV1Api(api).create_namespaced_service(
+                    self.namespace, _body(manifests.service(spec, self.settings)))
+                await client.NetworkingV1Api(api).create_namespaced_ingress(
+                    self.namespace, _body(manifests.ingress(spec, self.settings)))
+            except ApiException as exc:
+                raise StartFailed(_api_failure("creating the workspace", exc)) from exc
+            except (OSError, TimeoutError) as exc:
+                raise StartFailed(f"the Kubernetes API cannot be reached ({exc})") from exc
+            await report(10, "Workspace requested")
+            last = 10
+            pod = watches.pods.get(spec.repl_id)
+            while True:
+                if pod is not None:
+                    progress, message, ready, failure = pod_progress(pod)
+                    if failure:
+                        raise StartFailed(failure)
+                    if ready:
+                        return {"deployment": name}
+                    if progress > last:
+                        last = progress
+                        await report(progress, message)
+                update = await updates.get()
+                if "pod" in update:
+                    pod = update["pod"] if update["type"] != "DELETED" else None
+                elif "event" in update:
+                    await self._report_event(update["event"], last, report)
+
+    @staticmethod
+    async def _report_event(event: dict[str, Any], progress: int, report: Report) -> None:
+        if event.get("type") == "Warning" and event.get("message"):
+            await report(progress, f"{event.get('reason', 'Warning')}: {event['message']}")
+
+    # Stop
+
+    async def stop(self, repl_id: str, storage_prefix: str, report: Report) -> None:
+        api = await self._client()
+        watches = await self._watching()
+        pod = watches.pods.get(repl_id)
+        if pod is not None and _runner_running(pod):
+            await report(20, "Saving files")
+            await self._push(api, watches, pod, repl_id, storage_prefix)
+        await report(80, "Removing the workspace")
+        await self.discard(repl_id)
+
+    async def _push(self, api: client.ApiClient, watches: _Watches, pod: dict[str, Any],
+                    repl_id: str, storage_prefix: str) -> None:
+        spec = _spec_from_pod(pod, repl_id, storage_prefix)
+        container = manifests.sync_container(
+            f"sync-push-{secrets.token_hex(3)}", "push", spec, self.settings)
+        container["targetContainerName"] = "runner"
+        body = {"spec": {"ephemeralContainers": [container]}}
+        with watches.listen(repl_id) as updates:
+            try:
+                await client.CoreV1Api(api).patch_namespaced_pod_ephemeralcontainers(
+                    pod["metadata"]["name"], self.namespace, body)
+            except ApiException as exc:
+                raise StopFailed(_api_failure("adding the file push", exc)) from exc
+            except (OSError, TimeoutError) as exc:
+                raise StopFailed(f"the Kubernetes API cannot be reached ({exc})") from exc
+            try:
+                async with asyncio.timeout(_PUSH_TIMEOUT):
+                    current = watches.pods.get(repl_id) or pod
+                    while True:
+                        code = _ephemeral_exit(current, container["name"])
+                        if code == 0:
+                            return
+                        if code is not None:
+                            raise StopFailed(f"saving the files failed (exit code {code})")
+                        update = await updates.get()
+                        if "pod" in update:
+                            if update["type"] == "DELETED":
+                                raise StopFailed("the workspace vanished while saving files")
+                            current = update["pod"]
+            except TimeoutError:
+                raise StopFailed(
+                    f"saving the files did not finish within {_PUSH_TIMEOUT:g} s") from None
+
+    async def discard(self, repl_id: str) -> None:
+        api = await self._client()
+        name = manifests.object_name(repl_id)
+        deletions = [
+            client.NetworkingV1Api(api).delete_namespaced_ingress,
+            client.CoreV1Api(api).delete_namespaced_service,
+            client.AppsV1Api(api).delete_namespaced_deployment,
+            client.CoreV1Api(api).delete_namespaced_secret,
+        ]
+        for delete in deletions:
+            try:
+                await delete(name, self.namespace, propagation_policy="Foreground")
+            except ApiException as exc:
+                if exc.status != 404:
+                    raise RuntimeUnavailable(_api_failure("removing the workspace", exc)) \
+                        from exc
+
+    async def is_running(self, repl_id: str, handle: dict[str, Any]) -> bool:
+        watches = await self._watching()
+        pod = watches.pods.get(repl_id)
+        return pod is not None and pod_progress(pod)[2]
+
+    async def list_workloads(self) -> set[str]:
+        api = await self._client()
+        listed = await client.AppsV1Api(api).list_namespaced_deployment(
+            self.namespace, label_selector=manifests.SELECTOR)
+        return {item.metadata.labels[manifests.REPL_LABEL] for item in listed.items
+                if item.metadata.labels and manifests.REPL_LABEL in item.metadata.labels}
+
+
+def _runner_running(pod: dict[str, Any]) -> bool:
+    for item in (pod.get("status") or {}).get("containerStatuses") or []:
+        if item.get("name") == "runner" and (item.get("state") or {}).get("running"):
+            return True
+    return False
+
+
+def _ephemeral_exit(pod: dict[str, Any], name: str) -> int | None:
+    for item in (pod.get("status") or {}).get("ephemeralContainerStatuses") or []:
+        if item.get("name") == name:
+            terminated = (item.get("state") or {}).get("terminated")
+            if terminated is not None:
+                return int(terminated.get("exitCode", 1))
+    return None
+
+
+def _spec_from_pod(pod: dict[str, Any], repl_id: str, storage_prefix: str) -> WorkloadSpec:
+    """Enough of the workload's spec to build its push container, read back from the pod
+    so a stop works after a portal restart too."""
+    from portal.models import Template
+
+    runner = next(c for c in pod["spec"]["containers"] if c["name"] == "runner")
+    template = Template(key="", name="", description="", language="", image=runner["image"],
+                        port=manifests.RUNNER_PORT, run="", shell="", file_count=0)
+    owner = (pod["metadata"].get("labels") or {}).get(manifests.OWNER_LABEL, "")
+    return WorkloadSpec(repl_id=repl_id, owner_id=owner, owner_login="", template=template,
+                        storage_prefix=storage_prefix, runner_secret="")
+
+
+def _body(manifest: dict[str, Any]) -> Any:
+    """The client takes plain manifests as they are; its type hints name only models."""
+    return manifest
+
+
+def _api_failure(action: str, exc: ApiException) -> str:
+    return f"{action} failed: the Kubernetes API answered {exc.status} ({exc.reason})"
