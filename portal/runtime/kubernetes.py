@@ -90,7 +90,7 @@ class _Watches:
     def __init__(self, core: client.CoreV1Api, namespace: str) -> None:
         self.core = core
         self.namespace = namespace
-        self.pods: dict[str, dict[str, Any]] = {}  # repl id -> latest pod
+        self.pods: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)  # repl -> name -> pod
         self._listeners: dict[str, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
         self._tasks: list[asyncio.Task[None]] = []
         self.synced = asyncio.Event()
@@ -121,16 +121,20 @@ class _Watches:
         for queue in self._listeners.get(repl_id, ()):
             queue.put_nowait(item)
 
+    def pods_of(self, repl_id: str) -> list[dict[str, Any]]:
+        return list(self.pods.get(repl_id, {}).values())
+
     def _pod(self, kind: str, pod: dict[str, Any]) -> None:
         repl_id = (pod.get("metadata", {}).get("labels") or {}).get(manifests.REPL_LABEL)
         if not repl_id:
             return
+        name = pod["metadata"]["name"]
         if kind == "DELETED":
-            if self.pods.get(repl_id, {}).get("metadata", {}).get("name") == \
-                    pod["metadata"]["name"]:
+            self.pods[repl_id].pop(name, None)
+            if not self.pods[repl_id]:
                 del self.pods[repl_id]
         else:
-            self.pods[repl_id] = pod
+            self.pods[repl_id][name] = pod
         self._notify(repl_id, {"pod": pod, "type": kind})
 
     async def _follow(self, list_call: Callable[..., Awaitable[Any]],
@@ -168,14 +172,13 @@ class _Watches:
 
     async def _follow_pods(self) -> None:
         def relist(items: list[dict[str, Any]]) -> None:
-            seen = set()
+            listed = {pod["metadata"]["name"] for pod in items}
+            for pods in list(self.pods.values()):
+                for pod in list(pods.values()):
+                    if pod["metadata"]["name"] not in listed:
+                        self._pod("DELETED", pod)
             for pod in items:
                 self._pod("MODIFIED", pod)
-                seen.add((pod.get("metadata", {}).get("labels") or {})
-                         .get(manifests.REPL_LABEL))
-            for repl_id in set(self.pods) - seen:
-                gone = self.pods.pop(repl_id)
-                self._notify(repl_id, {"pod": gone, "type": "DELETED"})
             self.synced.set()
 
         await self._follow(self.core.list_namespaced_pod, self._pod, relist,
@@ -248,13 +251,18 @@ class KubernetesRuntime:
         api = await self._client()
         watches = await self._watching()
         name = manifests.object_name(spec.repl_id)
+        start_id = secrets.token_hex(4)
+
+        def ours(pod: dict[str, Any]) -> bool:
+            return (pod["metadata"].get("labels") or {}).get(manifests.START_LABEL) == start_id
+
         with watches.listen(spec.repl_id) as updates:
             await report(5, "Creating the workspace")
             try:
                 await client.CoreV1Api(api).create_namespaced_secret(
                     self.namespace, _body(manifests.secret(spec, self.settings)))
                 await client.AppsV1Api(api).create_namespaced_deployment(
-                    self.namespace, _body(manifests.deployment(spec, self.settings)))
+                    self.namespace, _body(manifests.deployment(spec, self.settings, start_id)))
                 await client.CoreV1Api(api).create_namespaced_service(
                     self.namespace, _body(manifests.service(spec, self.settings)))
                 await client.NetworkingV1Api(api).create_namespaced_ingress(
@@ -265,7 +273,7 @@ class KubernetesRuntime:
                 raise StartFailed(f"the Kubernetes API cannot be reached ({exc})") from exc
             await report(10, "Workspace requested")
             last = 10
-            pod = watches.pods.get(spec.repl_id)
+            pod = next((p for p in watches.pods_of(spec.repl_id) if ours(p)), None)
             while True:
                 if pod is not None:
                     progress, message, ready, failure = pod_progress(pod)
@@ -277,7 +285,7 @@ class KubernetesRuntime:
                         last = progress
                         await report(progress, message)
                 update = await updates.get()
-                if "pod" in update:
+                if "pod" in update and ours(update["pod"]):
                     pod = update["pod"] if update["type"] != "DELETED" else None
                 elif "event" in update:
                     await self._report_event(update["event"], last, report)
@@ -292,8 +300,8 @@ class KubernetesRuntime:
     async def stop(self, repl_id: str, storage_prefix: str, report: Report) -> None:
         api = await self._client()
         watches = await self._watching()
-        pod = watches.pods.get(repl_id)
-        if pod is not None and _runner_running(pod):
+        pod = next((p for p in watches.pods_of(repl_id) if _runner_running(p)), None)
+        if pod is not None:
             await report(20, "Saving files")
             await self._push(api, watches, pod, repl_id, storage_prefix)
         await report(80, "Removing the workspace")
@@ -316,7 +324,7 @@ class KubernetesRuntime:
                 raise StopFailed(f"the Kubernetes API cannot be reached ({exc})") from exc
             try:
                 async with asyncio.timeout(_PUSH_TIMEOUT):
-                    current = watches.pods.get(repl_id) or pod
+                    current = watches.pods.get(repl_id, {}).get(pod["metadata"]["name"], pod)
                     while True:
                         code = _ephemeral_exit(current, container["name"])
                         if code == 0:
@@ -324,7 +332,8 @@ class KubernetesRuntime:
                         if code is not None:
                             raise StopFailed(f"saving the files failed (exit code {code})")
                         update = await updates.get()
-                        if "pod" in update:
+                        if "pod" in update and \
+                                update["pod"]["metadata"]["name"] == pod["metadata"]["name"]:
                             if update["type"] == "DELETED":
                                 raise StopFailed("the workspace vanished while saving files")
                             current = update["pod"]
@@ -351,8 +360,7 @@ class KubernetesRuntime:
 
     async def is_running(self, repl_id: str, handle: dict[str, Any]) -> bool:
         watches = await self._watching()
-        pod = watches.pods.get(repl_id)
-        return pod is not None and pod_progress(pod)[2]
+        return any(pod_progress(pod)[2] for pod in watches.pods_of(repl_id))
 
     async def list_workloads(self) -> set[str]:
         api = await self._client()

@@ -16,6 +16,9 @@ WORKSPACE_MOUNT = "/workspace"
 RUNNER_PORT = 8081
 MANAGED_BY = "devex-portal"
 REPL_LABEL = "devex.dev/repl-id"
+# Marks the pods of one start, so a terminating pod of the previous session is never
+# mistaken for the new one.
+START_LABEL = "devex.dev/start-id"
 OWNER_LABEL = "devex.dev/owner-id"
 SELECTOR = f"app.kubernetes.io/managed-by={MANAGED_BY}"
 _LABEL_VALUE = re.compile(r"[^A-Za-z0-9_.-]")
@@ -83,7 +86,7 @@ def secret(spec: WorkloadSpec, settings: Settings) -> dict[str, Any]:
     }
 
 
-def deployment(spec: WorkloadSpec, settings: Settings) -> dict[str, Any]:
+def deployment(spec: WorkloadSpec, settings: Settings, start_id: str) -> dict[str, Any]:
     meta = _metadata(spec, settings)
     pull = sync_container("sync-pull", "pull", spec, settings)
     pull["resources"] = {"requests": {"cpu": "50m", "memory": "64Mi"},
@@ -124,7 +127,7 @@ def deployment(spec: WorkloadSpec, settings: Settings) -> dict[str, Any]:
             "strategy": {"type": "Recreate"},
             "selector": {"matchLabels": {REPL_LABEL: spec.repl_id}},
             "template": {
-                "metadata": {"labels": meta["labels"]},
+                "metadata": {"labels": {**meta["labels"], START_LABEL: start_id}},
                 "spec": {
                     "automountServiceAccountToken": False,
                     "enableServiceLinks": False,
