@@ -64,3 +64,140 @@ async def test_a_round_trip_on_kubernetes_keeps_edits_and_deletions(
         finally:
             await runner.close()
         await client.delete(f"/api/repl/session/{repl['id']}")
+
+
+async def _failed_start(client: httpx.AsyncClient, repl_id: str) -> str:
+    response = await client.get(f"/api/repl/session/{repl_id}")
+    assert response.status_code == 502, response.text
+    listed = (await client.get("/api/repl")).json()
+    assert [r["state"] for r in listed if r["id"] == repl_id] == ["failed"]
+    error: str = response.json()["error"]
+    return error
+
+
+async def test_an_image_that_cannot_be_pulled_fails_the_start_and_leaves_nothing(
+    kube_settings: MakeSettings, cluster: Cluster
+) -> None:
+    cluster.sim.missing_images.add("devex-runner-python:latest")
+    async with live_portal(kube_settings()) as base, client_for(base) as client:
+        await dev_sign_in(client, "alice")
+        repl = await new_repl(client)
+        error = await _failed_start(client, repl["id"])
+        assert "devex-runner-python:latest cannot be pulled" in error
+        assert cluster.sim.managed(repl["id"]) == []
+        # Once the image exists, the same REPL starts.
+        cluster.sim.missing_images.clear()
+        assert (await client.get(f"/api/repl/session/{repl['id']}")).status_code == 200
+        await client.delete(f"/api/repl/session/{repl['id']}")
+
+
+async def test_an_init_container_failure_fails_the_start(
+    kube_settings: MakeSettings, cluster: Cluster
+) -> None:
+    cluster.sim.broken_storage_for.add("init")
+    async with live_portal(kube_settings()) as base, client_for(base) as client:
+        await dev_sign_in(client, "alice")
+        repl = await new_repl(client)
+        assert "pulling the files failed (exit code 1)" in await _failed_start(client, repl["id"])
+        assert cluster.sim.managed(repl["id"]) == []
+
+
+async def test_a_crash_loop_fails_the_start(kube_settings: MakeSettings, cluster: Cluster) -> None:
+    cluster.sim.crash_images.add("devex-runner-node:latest")
+    async with live_portal(kube_settings()) as base, client_for(base) as client:
+        await dev_sign_in(client, "alice")
+        repl = await new_repl(client, "node")
+        assert "the runner keeps crashing" in await _failed_start(client, repl["id"])
+        assert cluster.sim.managed(repl["id"]) == []
+
+
+async def test_a_start_that_never_becomes_ready_times_out(
+    kube_settings: MakeSettings, cluster: Cluster
+) -> None:
+    cluster.sim.stuck_images.add("devex-runner-python:latest")
+    async with live_portal(kube_settings(DEVEX_START_TIMEOUT=3)) as base, client_for(
+        base
+    ) as client:
+        await dev_sign_in(client, "alice")
+        repl = await new_repl(client)
+        assert "did not become ready within 3 s" in await _failed_start(client, repl["id"])
+        assert cluster.sim.managed(repl["id"]) == []
+
+
+async def test_an_api_error_while_creating_cleans_up_what_was_made(
+    kube_settings: MakeSettings, cluster: Cluster
+) -> None:
+    from tests.support.kube_sim import Fault
+
+    cluster.sim.faults.append(Fault("create", "services", status=500))
+    async with live_portal(kube_settings()) as base, client_for(base) as client:
+        await dev_sign_in(client, "alice")
+        repl = await new_repl(client)
+        error = await _failed_start(client, repl["id"])
+        assert "creating the workspace failed: the Kubernetes API answered 500" in error
+        assert cluster.sim.managed(repl["id"]) == []
+        assert cluster.sim.count("create", "secrets") == 1
+
+
+async def test_a_failed_push_keeps_the_workload_and_a_later_stop_saves(
+    kube_settings: MakeSettings, cluster: Cluster
+) -> None:
+    async with live_portal(kube_settings()) as base, client_for(base) as client:
+        await dev_sign_in(client, "alice")
+        repl = await new_repl(client)
+        session = (await client.get(f"/api/repl/session/{repl['id']}")).json()
+        runner = await RunnerClient.open(session["wsUrl"])
+        await runner.ask("updateContent", {"path": "/main.py", "content": "precious\n"})
+        await runner.close()
+        made = cluster.sim.managed(repl["id"])
+
+        cluster.sim.broken_storage_for.add("ephemeral")
+        failed = await client.delete(f"/api/repl/session/{repl['id']}")
+        assert failed.status_code == 503
+        assert "saving the files failed" in failed.json()["error"]
+        assert cluster.sim.managed(repl["id"]) == made
+        assert (await client.get("/api/repl")).json()[0]["state"] == "running"
+
+        cluster.sim.broken_storage_for.clear()
+        assert (await client.delete(f"/api/repl/session/{repl['id']}")).status_code == 200
+        assert cluster.sim.managed(repl["id"]) == []
+        again = (await client.get(f"/api/repl/session/{repl['id']}")).json()
+        runner = await RunnerClient.open(again["wsUrl"])
+        assert (await runner.ask("fetchContent", {"path": "/main.py"}))["content"] == "precious\n"
+        await runner.close()
+        await client.delete(f"/api/repl/session/{repl['id']}")
+
+
+async def test_two_concurrent_starts_make_one_deployment(
+    kube_settings: MakeSettings, cluster: Cluster
+) -> None:
+    import asyncio
+
+    async with live_portal(kube_settings()) as base, client_for(base) as client:
+        await dev_sign_in(client, "alice")
+        repl = await new_repl(client)
+        answers = await asyncio.gather(*(client.get(f"/api/repl/session/{repl['id']}")
+                                         for _ in range(3)))
+        assert [a.status_code for a in answers] == [200, 200, 200]
+        assert len({a.json()["url"].split("?")[0] for a in answers}) == 1
+        assert cluster.sim.count("create", "deployments") == 1
+        await client.delete(f"/api/repl/session/{repl['id']}")
+
+
+async def test_a_stop_during_a_start_cancels_it_and_cleans_up(
+    kube_settings: MakeSettings, cluster: Cluster
+) -> None:
+    cluster.sim.stuck_images.add("devex-runner-python:latest")
+    async with live_portal(kube_settings()) as base, client_for(base) as client:
+        await dev_sign_in(client, "alice")
+        repl = await new_repl(client)
+        assert (await client.get(f"/api/repl/session/{repl['id']}?wait=false")
+                ).status_code == 202
+        for _ in range(100):
+            if cluster.sim.count("create", "ingresses"):
+                break
+            await __import__("asyncio").sleep(0.05)
+        stopped = await client.delete(f"/api/repl/session/{repl['id']}")
+        assert stopped.status_code == 200, stopped.text
+        assert cluster.sim.managed(repl["id"]) == []
+        assert (await client.get("/api/repl")).json()[0]["state"] == "stopped"
