@@ -128,3 +128,25 @@ async def test_two_starts_at_once_make_one_workload(
         records = list((tmp_path / "data" / "workspaces").glob("*.json"))
         assert len(records) == 1
         await client.delete(f"/api/repl/session/{repl['id']}")
+
+
+async def test_a_watcher_on_one_portal_sees_a_start_made_through_another(
+    make_settings: MakeSettings,
+) -> None:
+    settings_a = make_settings()
+    settings_b = make_settings()  # same Redis and data directory, its own port
+    async with live_portal(settings_a) as base_a, live_portal(settings_b) as base_b, \
+            client_for(base_a) as client:
+        await dev_sign_in(client, "alice")
+        repl = await new_repl(client)
+        cookie = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
+        ws = base_b.replace("http://", "ws://") + f"/api/repl/{repl['id']}/events"
+        async with connect(ws, additional_headers={"Cookie": cookie}) as events:
+            assert json.loads(await events.recv())["state"] == "stopped"
+            await client.get(f"/api/repl/session/{repl['id']}?wait=false")
+            last: dict[str, Any] = {}
+            while not last.get("ready"):
+                last = json.loads(await asyncio.wait_for(events.recv(), 30))
+        assert last["state"] == "running"
+        async with client_for(base_b, cookies=dict(client.cookies)) as other:
+            assert (await other.delete(f"/api/repl/session/{repl['id']}")).status_code == 200
