@@ -15,6 +15,7 @@ from quart_schema.openapi import Info
 from werkzeug.exceptions import BadRequest, HTTPException
 
 from portal.blueprints import api, auth, ops, pages, workspaces
+from portal.csrf import check_csrf, csrf_token
 from portal.errors import Forbidden, PortalError
 from portal.identity import auth as quart_auth
 from portal.services import open_services
@@ -130,6 +131,9 @@ def create_app(settings: Settings | None = None) -> Quart:
             and not _allowed_origin(origin, settings, request.host)
         ):
             raise Forbidden("cross-site request refused")
+
+    app.before_request(check_csrf)
+    app.add_template_global(csrf_token)
 
     @app.before_websocket
     async def refuse_cross_site_websocket() -> None:

@@ -177,6 +177,25 @@ class Lifecycle:
     async def stop_session(self, user: User, repl_id: str) -> None:
         await self.sessions.stop(await self.owned_repl(user, repl_id))
 
+    async def request_stop(self, user: User, repl_id: str) -> None:
+        """Begin a stop and answer at once; progress follows on the events channel."""
+        repl = await self.owned_repl(user, repl_id)
+        self.sessions.stop_in_background(repl)
+
+    async def status(self, user: User, repl_id: str) -> tuple[ReplView, dict[str, Any]]:
+        """The REPL as its owner sees it now, with its latest progress event."""
+        repl = await self.owned_repl(user, repl_id)
+        event = await self.sessions.current_event(repl.id)
+        return ReplView(repl=repl, state=str(event["state"])), event
+
+    async def open_url(self, user: User, repl_id: str, portal_base: str) -> str:
+        """The workspace page's address with a fresh credential, for a running REPL."""
+        repl = await self.owned_repl(user, repl_id)
+        session = await self.store.session(repl.id)
+        if session.get("state") != "running":
+            raise Conflict("the REPL is not running; start it first")
+        return self.sessions.access(repl, session, portal_base).url
+
     async def watch(self, user: User, repl_id: str) -> AsyncIterator[dict[str, Any]]:
         repl = await self.owned_repl(user, repl_id)
         async for event in self.sessions.watch(repl):
@@ -404,6 +423,9 @@ class Sessions:
         if found != "absent":
             await self._abandon(repl.id)
 
+    def stop_in_background(self, repl: Repl) -> None:
+        self._spawn(f"{repl.id}:stop", self._idle_stop(repl))
+
     async def stop_for_runner(self, repl_id: str, secret: str) -> None:
         """The runner's own idle stop, allowed only with its session's secret."""
         session = await self.store.session(repl_id)
@@ -413,13 +435,13 @@ class Sessions:
         repl = await self.store.get_repl(repl_id)
         if repl is None:
             raise NotFound("REPL not found")
-        self._spawn(repl_id, self._idle_stop(repl))
+        self.stop_in_background(repl)
 
     async def _idle_stop(self, repl: Repl) -> None:
         try:
             await self.stop(repl)
         except PortalError as exc:
-            log.warning("idle stop of %s did not finish: %s", repl.id, exc.message)
+            log.warning("stop of %s did not finish: %s", repl.id, exc.message)
 
     # Reconciliation
 

@@ -229,7 +229,12 @@ async def test_dev_login_from_the_sign_in_form_lands_on_the_dashboard(
     async with live_portal(make_settings()) as base, client_for(base) as client:
         page = await client.get("/login")
         assert 'name="login"' in page.text
-        response = await client.post("/auth/dev/login", data={"login": "alice"})
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert token is not None
+        forged = await client.post("/auth/dev/login", data={"login": "alice"})
+        assert forged.status_code == 403
+        response = await client.post("/auth/dev/login",
+                                     data={"login": "alice", "csrf_token": token.group(1)})
         assert response.status_code == 303
         assert response.headers["location"] == "/dashboard"
         dashboard = await client.get("/dashboard")
