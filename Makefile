@@ -5,12 +5,12 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.run-installed
 TEST_STAMP := $(VENV)/.test-installed
 
-.PHONY: run test lint typecheck pytest bench clean
+.PHONY: run test bench chromium clean
 
 run: $(RUN_STAMP)
 	$(BIN)/devex serve
 
-test: $(TEST_STAMP)
+test: $(TEST_STAMP) chromium
 	$(BIN)/ruff check portal tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest
@@ -18,6 +18,11 @@ test: $(TEST_STAMP)
 bench: $(TEST_STAMP)
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python bench/api_throughput.py
+
+# The browser tests drive Debian's Chromium (test tools may not download a browser).
+chromium:
+	@command -v chromium >/dev/null || (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)

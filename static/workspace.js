@@ -100,7 +100,13 @@
       dirty = false; say("Saved");
     },
     createFileResponse: function (data) { done(data); if (!data.error) { refreshAll(); send("fetchContent", { path: data.path }); } },
-    createFolderResponse: function (data) { done(data); if (!data.error) { expanded.add(data.path); refreshAll(); } },
+    createFolderResponse: function (data) {
+      done(data);
+      if (data.error) return;
+      expanded.add(data.path); selected = data.path; selectedIsDir = true;
+      $("rename").disabled = $("delete").disabled = false;
+      refreshAll();
+    },
     renameResponse: function (data) {
       done(data);
       if (!data.error && openPath === data.oldPath) { openPath = data.newPath; $("open-file").textContent = data.newPath.replace(/^\//, ""); }

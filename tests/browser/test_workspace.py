@@ -1,0 +1,89 @@
+"""The workspace page in a real browser: files and folders made, renamed and deleted from
+the tree, and a terminal that follows the window's size."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from playwright.async_api import Browser, Page, expect
+
+from tests.browser.conftest import sign_in
+from tests.conftest import MakeSettings
+from tests.support.live import live_portal
+
+
+async def open_new_repl(browser: Browser, base: str, name: str) -> tuple[Page, str]:
+    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    await sign_in(page, base, "alice")
+    await page.get_by_label("Name").fill(name)
+    await page.get_by_role("button", name="Create").click()
+    row = page.get_by_role("listitem", name=name)
+    repl_id = await row.get_attribute("data-repl-id")
+    assert repl_id is not None
+    await page.get_by_role("button", name=f"Start {name}").click()
+    async with page.context.expect_page() as opened:
+        await page.get_by_role("link", name=f"Open {name}").click(timeout=30000)
+    workspace = await opened.value
+    await expect(workspace.get_by_text("Connected")).to_be_visible(timeout=15000)
+    return workspace, repl_id
+
+
+async def answer(page: Page, text: str) -> None:
+    await page.get_by_label(re.compile("name|to")).fill(text)
+    await page.get_by_role("button", name="OK").click()
+
+
+async def test_files_and_folders_from_the_tree(
+    browser: Browser, make_settings: MakeSettings, tmp_path: Path
+) -> None:
+    async with live_portal(make_settings()) as base:
+        workspace, repl_id = await open_new_repl(browser, base, "files")
+        root = tmp_path / "data" / "workspaces" / repl_id
+
+        await workspace.get_by_role("button", name="New folder").click()
+        await answer(workspace, "src")
+        await expect(workspace.get_by_role("treeitem", name="src")).to_be_visible()
+        await workspace.get_by_role("button", name="New file").click()
+        await answer(workspace, "app.py")
+        editor = workspace.get_by_label("File contents")
+        await expect(workspace.get_by_role("heading", name="src/app.py")).to_be_visible()
+        await editor.fill("print('app')\n")
+        await workspace.get_by_role("button", name="Save").click()
+        await expect(workspace.get_by_role("status").filter(has_text="Saved")).to_be_visible()
+        assert (root / "src" / "app.py").read_text() == "print('app')\n"
+
+        await workspace.get_by_role("button", name="app.py").click()
+        await workspace.get_by_role("button", name="Rename").click()
+        await answer(workspace, "tool.py")
+        await expect(workspace.get_by_role("button", name="tool.py")).to_be_visible()
+        assert (root / "src" / "tool.py").exists() and not (root / "src" / "app.py").exists()
+
+        workspace.once("dialog", lambda dialog: dialog.accept())
+        await workspace.get_by_role("button", name="src", exact=True).click()
+        await workspace.get_by_role("button", name="Delete").click()
+        await expect(workspace.get_by_role("treeitem", name="src")).to_have_count(0)
+        assert not (root / "src").exists()
+
+
+async def test_the_terminal_follows_the_window_size(
+    browser: Browser, make_settings: MakeSettings
+) -> None:
+    async with live_portal(make_settings()) as base:
+        workspace, _ = await open_new_repl(browser, base, "term")
+
+        async def size(marker: str) -> tuple[int, int]:
+            await workspace.locator(".xterm").click()
+            await workspace.keyboard.type(f"echo {marker} $(stty size)\n")
+            rows = workspace.locator(".xterm-rows")
+            pattern = rf"\)\s*{marker} (\d+) (\d+)"
+            await expect(rows).to_contain_text(re.compile(pattern))
+            found = re.search(pattern, await rows.inner_text())
+            assert found is not None
+            return int(found.group(1)), int(found.group(2))
+
+        wide = await size("WIDE")
+        await workspace.set_viewport_size({"width": 700, "height": 900})
+        await workspace.wait_for_timeout(500)
+        narrow = await size("NARROW")
+        assert narrow[1] < wide[1]
