@@ -4,6 +4,7 @@ and deleting a REPL so that a failure part-way leaves nothing half-made."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
 import logging
@@ -288,7 +289,7 @@ class Sessions:
         if found == "stopping":
             raise Conflict("the REPL is stopping; start it again once it has stopped")
         if found == "claimed":
-            self._spawn(repl.id, self._start(repl, op))
+            self._spawn(repl.id, self._beating(repl.id, op, self._start(repl, op)))
             return "starting"
         return found
 
@@ -312,6 +313,22 @@ class Sessions:
         self._operations[repl_id] = task
         task.add_done_callback(lambda done: self._forget(repl_id, done))
         return task
+
+    async def _beating(self, repl_id: str, op: str,
+                       operation: Coroutine[Any, Any, None]) -> None:
+        """Run the operation while beating its heartbeat, so reconciliation on any
+        portal process can tell a slow operation from one whose process died."""
+        async def beat() -> None:
+            while True:
+                await asyncio.sleep(OPERATION_LEASE / 4)
+                with contextlib.suppress(Exception):  # a missed beat is not a failure
+                    await self.store.beat(repl_id, op, time.time())
+
+        beating = asyncio.create_task(beat())
+        try:
+            await operation
+        finally:
+            beating.cancel()
 
     def _forget(self, repl_id: str, task: asyncio.Task[None]) -> None:
         if self._operations.get(repl_id) is task:
@@ -382,7 +399,7 @@ class Sessions:
                 task.cancel()
             await self._wait_ended(repl.id)
             return
-        stopping = self._spawn(repl.id, self._stop(repl, op))
+        stopping = self._spawn(repl.id, self._beating(repl.id, op, self._stop(repl, op)))
         await asyncio.shield(stopping)
         if await self.store.session_state(repl.id) is not None:
             session = await self.store.session(repl.id)

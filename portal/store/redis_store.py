@@ -114,6 +114,14 @@ return 1
 """
 
 
+# An operation's heartbeat, so a live start or stop is never taken for a dead one.
+_BEAT = """
+if redis.call('HGET', KEYS[1], 'op') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'beat', ARGV[2])
+return 1
+"""
+
+
 def connect(url: str, max_connections: int, pool_timeout: float) -> Redis:
     """A client whose pool waits for a free connection instead of failing at its limit,
     and which retries commands across a brief Redis restart."""
@@ -151,6 +159,7 @@ class RedisStore:
         self._claim_start = redis.register_script(_CLAIM_START)
         self._claim_stop = redis.register_script(_CLAIM_STOP)
         self._publish = redis.register_script(_PUBLISH)
+        self._beat = redis.register_script(_BEAT)
 
     async def close(self) -> None:
         await self.redis.aclose()
@@ -235,6 +244,9 @@ class RedisStore:
             args=[op, payload, *flat],
         )
         return bool(done)
+
+    async def beat(self, repl_id: str, op: str, now: float) -> bool:
+        return bool(await self._beat(keys=[active_session_key(repl_id)], args=[op, now]))
 
     async def end_session(self, repl_id: str, event: dict[str, Any]) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:

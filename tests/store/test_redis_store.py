@@ -89,3 +89,16 @@ async def test_metadata_uses_the_seed_services_keys(redis_url: str) -> None:
     meta = await raw.hgetall(f"replMeta:{repl(7).id}")
     assert meta["ownerLogin"] == "alice" and meta["storagePrefix"] == "alice/0000000000000007/"
     await store.close()
+
+
+async def test_only_the_owning_operation_beats_or_publishes(redis_url: str) -> None:
+    store = RedisStore(connect(redis_url, 4, 5.0))
+    assert await store.claim_start("r1", {"state": "starting", "op": "A", "beat": "1"}) == "claimed"
+    assert await store.claim_start("r1", {"state": "starting", "op": "B"}) == "starting"
+    assert await store.beat("r1", "A", 2.0)
+    assert await store.claim_stop("r1", "S") == "starting"
+    assert not await store.beat("r1", "A", 3.0)
+    assert not await store.update_session("r1", "A", {}, {"state": "running"})
+    session = await store.session("r1")
+    assert (session["state"], session["op"], session["beat"]) == ("stopping", "S", "2.0")
+    await store.close()
