@@ -6,6 +6,7 @@ deployment's settings carry over; settings new to this project carry the `DEVEX_
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -14,7 +15,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SESSION_SECRET = "devex-development-session-secret-change-me"  # noqa: S105
 MIN_PRODUCTION_SECRET_LENGTH = 32
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Where templates/, static/ and repl_templates/ live: the source tree by default, the
+# image's /app in a container (where the package itself sits in site-packages).
+PROJECT_ROOT = Path(os.environ.get("DEVEX_HOME") or Path(__file__).resolve().parent.parent)
 
 
 class SettingsError(Exception):

@@ -43,8 +43,16 @@ async def _serve(app: Quart, port: int, stop: asyncio.Event) -> asyncio.Task[Non
     raise RuntimeError("simulated cluster did not listen")
 
 
+@pytest.fixture(scope="session")
+def kube_requests() -> set[tuple[str, str, str]]:
+    """(verb, API group, resource) of every request any simulated cluster saw this run."""
+    return set()
+
+
 @pytest.fixture
-async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
+async def cluster(
+    tmp_path: Path, kube_requests: set[tuple[str, str, str]]
+) -> AsyncIterator[Cluster]:
     sim = SimCluster(tmp_path / "nodes")
     sim.add_secret("devex-storage", S3_KEYS)
     api_port, ingress_port = free_port(), free_port()
@@ -55,6 +63,7 @@ async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
         yield Cluster(sim, api_port, ingress_port,
                       kubeconfig(tmp_path / "kubeconfig", api_port, sim.namespace))
     finally:
+        kube_requests.update((verb, group, resource) for verb, group, resource, _ in sim.requests)
         await sim.close()
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)

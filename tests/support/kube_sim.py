@@ -177,7 +177,7 @@ class SimCluster:
         if method == "GET":
             if name:
                 return "get"
-            return "watch" if request.args.get("watch") in ("true", "1") else "list"
+            return "watch" if request.args.get("watch", "").lower() in ("true", "1") else "list"
         return {"POST": "create", "DELETE": "delete", "PATCH": "patch"}[method]
 
     async def _handle(self, group: str, resource: str, name: str | None,
