@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 import logging
+import re
+import secrets
+import time
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 from pydantic import ValidationError
-from quart import Quart, Request, has_websocket_context, render_template, request, websocket
+from quart import (
+    Quart,
+    Request,
+    Response,
+    g,
+    has_websocket_context,
+    render_template,
+    request,
+    websocket,
+)
 from quart.typing import ResponseReturnValue
 from quart_cors import cors
 from quart_schema import QuartSchema, RequestSchemaValidationError
@@ -18,10 +30,14 @@ from portal.blueprints import api, auth, ops, pages, workspaces
 from portal.csrf import check_csrf, csrf_token
 from portal.errors import Forbidden, PortalError
 from portal.identity import auth as quart_auth
+from portal.logs import request_id
+from portal.metrics import REQUEST_SECONDS
 from portal.services import open_services
 from portal.settings import PROJECT_ROOT, Settings, load_settings
 
 log = logging.getLogger(__name__)
+access_log = logging.getLogger("devex.access")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 MAX_BODY_BYTES = 1 << 20
 _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -101,6 +117,33 @@ def create_app(settings: Settings | None = None) -> Quart:
     if settings.runtime == "local":
         app.url_map.converters["repl"] = workspaces.ReplIdConverter
         app.register_blueprint(workspaces.bp)
+
+    @app.before_request
+    async def begin_request() -> None:
+        given = request.headers.get("X-Request-ID", "")
+        g.request_id = given if _REQUEST_ID.match(given) else secrets.token_hex(8)
+        g.request_started = time.perf_counter()
+        request_id.set(g.request_id)
+
+    @app.after_request
+    async def end_request(response: Response) -> Response:
+        started = g.get("request_started")
+        if started is not None:
+            seconds = time.perf_counter() - started
+            route = request.url_rule.rule if request.url_rule is not None else "unmatched"
+            REQUEST_SECONDS.labels(request.method, route, str(response.status_code)).observe(
+                seconds)
+            # The path only: query strings can carry credentials and OAuth codes.
+            access_log.info("%s %s %s", request.method, request.path, response.status_code,
+                            extra={"method": request.method, "path": request.path,
+                                   "status": response.status_code,
+                                   "duration_ms": round(seconds * 1000, 2)})
+            response.headers["X-Request-ID"] = g.request_id
+        return response
+
+    @app.before_websocket
+    async def begin_websocket() -> None:
+        request_id.set(secrets.token_hex(8))
 
     @app.context_processor
     async def sign_in_options() -> dict[str, bool]:

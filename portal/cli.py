@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from hypercorn.asyncio import serve
 from hypercorn.config import Config
 
 from portal.catalog import CatalogError, load_catalog
+from portal.logs import configure as configure_logging
 from portal.settings import (
     RunnerSettings,
     Settings,
@@ -27,10 +27,8 @@ from portal.settings import (
 from portal.storage import StorageError
 
 
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+def _configure_logging(level: str, secrets: list[str | None] | None = None) -> None:
+    configure_logging(level, secrets or [])
 
 
 def _hypercorn(host: str, port: int) -> Config:
@@ -44,7 +42,10 @@ def _hypercorn(host: str, port: int) -> Config:
 def _serve(settings: Settings) -> None:
     from portal.app import create_app
 
-    _configure_logging(settings.log_level)
+    _configure_logging(settings.log_level, [
+        settings.session_secret, settings.s3_access_key, settings.s3_secret_key,
+        settings.github_client_secret,
+    ])
     print(f"Devex portal on http://{settings.host}:{settings.port}", file=sys.stderr, flush=True)
     asyncio.run(serve(create_app(settings), _hypercorn(settings.host, settings.port)))
 
@@ -52,7 +53,7 @@ def _serve(settings: Settings) -> None:
 def _runner(settings: RunnerSettings) -> None:
     from portal.runner.server import create_runner_app
 
-    _configure_logging("INFO")
+    _configure_logging("INFO", [settings.secret])
     asyncio.run(serve(create_runner_app(settings), _hypercorn(settings.host, settings.port)))
 
 

@@ -21,6 +21,7 @@ from portal.accounts import now_iso
 from portal.catalog import files_dir
 from portal.errors import BadInput, Conflict, Forbidden, NotFound, PortalError, Unavailable
 from portal.events import EventHub, progress_event
+from portal.metrics import IDLE_STOPS, START_SECONDS, STARTS, STOPS
 from portal.models import Repl, ReplView, Template, User
 from portal.runtime.base import (
     Report,
@@ -353,6 +354,7 @@ class Sessions:
             runner_secret=session["secret"],
         )
         report = self._reporter(repl.id, op, "starting")
+        began = time.monotonic()
         try:
             async with asyncio.timeout(self.start_timeout):
                 await report(0, "Start requested")
@@ -364,11 +366,15 @@ class Sessions:
                 progress_event(100, "Your REPL is ready", "running", ready=True, url=url),
             ):
                 raise _Superseded
+            STARTS.labels("ready").inc()
+            START_SECONDS.observe(time.monotonic() - began)
         except (_Superseded, asyncio.CancelledError):
+            STARTS.labels("cancelled").inc()
             # A stop claimed the session: nobody has had the URL yet, so nothing to save.
             await asyncio.shield(self._abandon(repl.id))
         except Exception as exc:  # every cause ends as "failed", with the reason shown
             reason = _reason(exc, self.start_timeout)
+            STARTS.labels("failed").inc()
             log.warning("start of %s failed: %s", repl.id, reason)
             await asyncio.shield(self._fail(repl.id, op, reason))
 
@@ -411,12 +417,14 @@ class Sessions:
             await report(0, "Stop requested")
             await self.runtime.stop(repl.id, repl.storage_prefix, report)
         except StopFailed as exc:
+            STOPS.labels("failed").inc()
             await self.store.update_session(
                 repl.id, op, {"state": "running"},
                 progress_event(100, f"{exc}; the REPL keeps running, try stopping again",
                                "running", failed=True),
             )
             return
+        STOPS.labels("saved").inc()
         await self.store.end_session(repl.id, progress_event(100, "Stopped; files saved",
                                                              "stopped"))
 
@@ -452,6 +460,7 @@ class Sessions:
         repl = await self.store.get_repl(repl_id)
         if repl is None:
             raise NotFound("REPL not found")
+        IDLE_STOPS.inc()
         self.stop_in_background(repl)
 
     async def _idle_stop(self, repl: Repl) -> None:

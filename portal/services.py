@@ -14,6 +14,7 @@ from portal.catalog import load_catalog
 from portal.events import EventHub
 from portal.github import GitHubOAuth
 from portal.lifecycle import Lifecycle, Sessions
+from portal.metrics import ACTIVE_SESSIONS, EVENT_WATCHERS
 from portal.runtime.base import Runtime
 from portal.runtime.local import LocalRuntime
 from portal.runtime.proxy import WorkspaceProxy
@@ -61,6 +62,10 @@ class Services:
         if isinstance(self.runtime, LocalRuntime):
             return self.runtime.address(repl_id)
         return None
+
+    async def refresh_gauges(self) -> None:
+        ACTIVE_SESSIONS.set(len(await self.store.active_sessions()))
+        EVENT_WATCHERS.set(self.hub.watchers)
 
     async def health(self) -> dict[str, str]:
         """"ok" or the failure, per dependency; each check is bounded so a hung dependency

@@ -15,6 +15,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from portal.metrics import SYNC_BYTES, SYNC_SECONDS
 from portal.storage.base import FileInfo, Storage, StorageError, check_prefix, run_all
 
 
@@ -44,6 +45,13 @@ def scan_directory(root: Path) -> dict[str, FileInfo]:
 
 
 async def push(storage: Storage, directory: Path, prefix: str) -> SyncResult:
+    with SYNC_SECONDS.labels("push").time():
+        result = await _push(storage, directory, prefix)
+    SYNC_BYTES.labels("push").inc(result.bytes)
+    return result
+
+
+async def _push(storage: Storage, directory: Path, prefix: str) -> SyncResult:
     check_prefix(prefix)
     local, remote = await asyncio.gather(
         asyncio.to_thread(_scan_existing, directory), storage.list_files(prefix)
@@ -75,6 +83,13 @@ def _write_file(path: Path, data: bytes) -> None:
 
 
 async def pull(storage: Storage, prefix: str, directory: Path) -> SyncResult:
+    with SYNC_SECONDS.labels("pull").time():
+        result = await _pull(storage, prefix, directory)
+    SYNC_BYTES.labels("pull").inc(result.bytes)
+    return result
+
+
+async def _pull(storage: Storage, prefix: str, directory: Path) -> SyncResult:
     check_prefix(prefix)
     root = await asyncio.to_thread(directory.resolve)
     remote, local = await asyncio.gather(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from quart import Blueprint
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from quart import Blueprint, Response
 from quart.typing import ResponseReturnValue
 
+from portal.metrics import REGISTRY
 from portal.services import services
 
 bp = Blueprint("ops", __name__)
@@ -22,6 +24,12 @@ async def ping() -> ResponseReturnValue:
     return {"api": "ok", **report, "status": "ok" if healthy else "degraded"}, (
         200 if healthy else 503
     )
+
+
+@bp.get("/metrics")
+async def metrics() -> ResponseReturnValue:
+    await services().refresh_gauges()
+    return Response(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)
 
 
 @bp.get("/readyz")
