@@ -58,7 +58,7 @@ async def test_start_on_one_watch_and_stop_on_the_other(replicas: list[str]) -> 
             assert json.loads(await events.recv())["state"] == "stopped"
             accepted = await one.get(f"/api/repl/session/{repl['id']}?wait=false")
             assert accepted.status_code == 202
-            seen = []
+            seen: list[dict[str, object]] = []
             while not (seen and seen[-1].get("ready")):
                 seen.append(json.loads(await asyncio.wait_for(events.recv(), 60)))
             assert seen[0]["message"] == "Start requested"
@@ -67,7 +67,7 @@ async def test_start_on_one_watch_and_stop_on_the_other(replicas: list[str]) -> 
                 assert (await two.get("/api/repl")).json()[0]["state"] == "running"
                 stopped = await two.delete(f"/api/repl/session/{repl['id']}")
                 assert stopped.status_code == 200, stopped.text
-            states = []
+            states: list[str] = []
             while not states or states[-1] != "stopped":
                 states.append(json.loads(await asyncio.wait_for(events.recv(), 60))["state"])
         assert (await one.get("/api/repl")).json()[0]["state"] == "stopped"
