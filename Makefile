@@ -17,7 +17,11 @@ test: $(TEST_STAMP) chromium
 
 bench: $(TEST_STAMP)
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
-	$(BIN)/python bench/api_throughput.py
+	$(BIN)/python -m bench.api_throughput
+	$(BIN)/python -m bench.start_latency
+	$(BIN)/python -m bench.kube_readiness
+	$(BIN)/python -m bench.seeding
+	$(BIN)/python -m bench.fanout
 
 # The browser tests drive Debian's Chromium (test tools may not download a browser).
 chromium:

@@ -5,7 +5,7 @@ signs in a user with 5 REPLs, then loads `GET /healthz`, `GET /auth/me` and `GET
 in turn and prints requests per second, p50 and p99 latency, and each route's throughput
 as a share of /healthz's. Run it with `make bench` (which installs wrk from Debian).
 
-Usage: python bench/api_throughput.py [--seconds 10] [--connections 32]
+Usage: python -m bench.api_throughput [--seconds 10] [--connections 32]
 """
 
 from __future__ import annotations
@@ -25,11 +25,14 @@ import httpx2 as httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.support.processes import free_port, wait_for_port
 
-_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0, "m": 60000.0}
 
 
 def _ms(text: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
+    found = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    if found is None:
+        raise SystemExit(f"unreadable latency {text!r}")
+    number, unit = found.groups()
     return float(number) * _UNITS[unit]
 
 
@@ -42,8 +45,8 @@ def run_wrk(url: str, seconds: int, connections: int, cookie: str) -> dict[str, 
     if "Non-2xx" in out:
         raise SystemExit(f"{url} answered errors under load:\n{out}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
     return {"rps": rps, "p50": p50, "p99": p99}
 
 

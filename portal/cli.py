@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 from hypercorn.asyncio import serve
-from hypercorn.config import Config
 
 from portal.catalog import CatalogError, load_catalog
 from portal.logs import configure as configure_logging
@@ -25,18 +24,11 @@ from portal.settings import (
     load_settings,
 )
 from portal.storage import StorageError
+from portal.webserver import hypercorn_config
 
 
 def _configure_logging(level: str, secrets: list[str | None] | None = None) -> None:
     configure_logging(level, secrets or [])
-
-
-def _hypercorn(host: str, port: int) -> Config:
-    config = Config()
-    config.bind = [f"{host}:{port}"]
-    config.accesslog = None
-    config.graceful_timeout = 10
-    return config
 
 
 def _serve(settings: Settings) -> None:
@@ -47,14 +39,17 @@ def _serve(settings: Settings) -> None:
         settings.github_client_secret,
     ])
     print(f"Devex portal on http://{settings.host}:{settings.port}", file=sys.stderr, flush=True)
-    asyncio.run(serve(create_app(settings), _hypercorn(settings.host, settings.port)))
+    config = hypercorn_config(settings.host, settings.port, websocket_compression=False)
+    asyncio.run(serve(create_app(settings), config))
 
 
 def _runner(settings: RunnerSettings) -> None:
     from portal.runner.server import create_runner_app
 
     _configure_logging("INFO", [settings.secret])
-    asyncio.run(serve(create_runner_app(settings), _hypercorn(settings.host, settings.port)))
+    # Terminal output crosses the internet to the browser: compression pays there.
+    config = hypercorn_config(settings.host, settings.port, websocket_compression=True)
+    asyncio.run(serve(create_runner_app(settings), config))
 
 
 async def _sync(settings: Settings, direction: str, prefix: str, directory: Path) -> str:

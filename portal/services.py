@@ -21,7 +21,6 @@ from portal.runtime.proxy import WorkspaceProxy
 from portal.settings import Settings
 from portal.storage import Storage
 from portal.storage.local import LocalStorage
-from portal.storage.s3 import S3Storage
 from portal.store.embedded import EmbeddedRedis
 from portal.store.redis_store import RedisStore, connect
 
@@ -32,6 +31,9 @@ HEALTH_TIMEOUT = 3.0
 
 def build_storage(settings: Settings) -> Storage:
     if settings.s3_bucket:
+        # Imported here: botocore costs tens of MB that the embedded default never uses.
+        from portal.storage.s3 import S3Storage
+
         return S3Storage(
             settings.s3_bucket,
             endpoint=settings.s3_endpoint,

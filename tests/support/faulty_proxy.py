@@ -16,8 +16,9 @@ _REQUEST_LINE_END = b" HTTP/1.1\r\n"
 
 
 class FaultyProxy:
-    def __init__(self, target_port: int) -> None:
+    def __init__(self, target_port: int, latency: float = 0.0) -> None:
         self.target_port = target_port
+        self.latency = latency  # seconds added to every request, as a network would
         self.port = 0
         self.requests = 0
         self._allowance: int | None = None
@@ -100,6 +101,8 @@ class FaultyProxy:
                     else:
                         writer.transport.abort()
                     return
+                if count and self.latency and _REQUEST_LINE_END in data:
+                    await asyncio.sleep(self.latency)
                 writer.write(data)
                 await writer.drain()
         except (ConnectionError, OSError):

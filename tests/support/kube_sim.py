@@ -102,6 +102,7 @@ class SimCluster:
         self.stuck_images: set[str] = set()
         self.broken_storage_for: set[str] = set()  # "init" and/or "ephemeral"
         self.runs: dict[str, PodRun] = {}
+        self.ready_at: dict[str, float] = {}  # pod name -> perf_counter() when it turned Ready
         self._jobs: set[asyncio.Task[None]] = set()
         self.app = self._build()
 
@@ -474,6 +475,7 @@ class SimCluster:
                                 status["conditions"] = [{"type": "Ready", "status": "True"}]
 
                             await self._set_status(run.name, became_ready)
+                            self.ready_at[run.name] = time.perf_counter()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(process.wait(), 0.1)
 

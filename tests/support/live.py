@@ -8,19 +8,17 @@ from contextlib import asynccontextmanager
 
 import httpx2 as httpx
 from hypercorn.asyncio import serve
-from hypercorn.config import Config
 
 from portal.app import create_app
 from portal.settings import Settings
+from portal.webserver import hypercorn_config
 
 
 @asynccontextmanager
 async def live_portal(settings: Settings) -> AsyncIterator[str]:
     """Serve the portal on 127.0.0.1 at `settings.port`; answers its base URL."""
     port = settings.port
-    config = Config()
-    config.bind = [f"127.0.0.1:{port}"]
-    config.accesslog = None
+    config = hypercorn_config("127.0.0.1", port, websocket_compression=False)
     config.graceful_timeout = 2
     stop = asyncio.Event()
     app = create_app(settings)
