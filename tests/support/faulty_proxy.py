@@ -72,10 +72,13 @@ class FaultyProxy:
             writer.transport.abort()
             return
         self._writers.update((writer, up_writer))
-        await asyncio.gather(
-            self._pump(reader, up_writer, count=True),
-            self._pump(up_reader, writer, count=False),
-        )
+        try:
+            await asyncio.gather(
+                self._pump(reader, up_writer, count=True),
+                self._pump(up_reader, writer, count=False),
+            )
+        except asyncio.CancelledError:
+            return  # the proxy is closing; this connection's task ends here
 
     def _should_drop(self, data: bytes) -> bool:
         seen = data.count(_REQUEST_LINE_END)
