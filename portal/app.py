@@ -29,6 +29,7 @@ from werkzeug.exceptions import BadRequest, HTTPException
 from portal.blueprints import api, auth, ops, pages, workspaces
 from portal.csrf import check_csrf, csrf_token
 from portal.errors import Forbidden, PortalError
+from portal.headers import portal_policy, secure
 from portal.identity import auth as quart_auth
 from portal.logs import request_id
 from portal.metrics import REQUEST_SECONDS
@@ -118,6 +119,8 @@ def create_app(settings: Settings | None = None) -> Quart:
         app.url_map.converters["repl"] = workspaces.ReplIdConverter
         app.register_blueprint(workspaces.bp)
 
+    policy = portal_policy(settings.github_url if settings.github_configured else None)
+
     @app.before_request
     async def begin_request() -> None:
         given = request.headers.get("X-Request-ID", "")
@@ -139,7 +142,7 @@ def create_app(settings: Settings | None = None) -> Quart:
                                    "status": response.status_code,
                                    "duration_ms": round(seconds * 1000, 2)})
             response.headers["X-Request-ID"] = g.request_id
-        return response
+        return secure(response, policy, hsts=settings.production, referrer="same-origin")
 
     @app.before_websocket
     async def begin_websocket() -> None:

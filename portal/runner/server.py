@@ -20,6 +20,7 @@ from quart import Quart, Response, abort, redirect, render_template, request, we
 from quart.typing import ResponseReturnValue
 
 from portal import credentials
+from portal.headers import RUNNER_POLICY, secure
 from portal.runner.files import Workspace
 from portal.runner.protocol import Connection
 from portal.settings import PROJECT_ROOT, RunnerSettings
@@ -116,6 +117,12 @@ def create_runner_app(settings: RunnerSettings) -> Quart:
     @app.route(f"{base}/<path:rest>", methods=["GET", "POST", "PUT", "DELETE"])
     async def anything_else(rest: str) -> ResponseReturnValue:
         abort(404)
+
+    @app.after_request
+    async def security_headers(response: Response) -> Response:
+        # No referrer: a workspace link carries its credential until the redirect.
+        return secure(response, RUNNER_POLICY, hsts=request.scheme == "https",
+                      referrer="no-referrer")
 
     @app.errorhandler(401)
     async def refused(_: Exception) -> ResponseReturnValue:
