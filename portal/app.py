@@ -22,6 +22,7 @@ from quart import (
 )
 from quart.typing import ResponseReturnValue
 from quart_cors import cors
+from quart_rate_limiter import RateLimitExceeded
 from quart_schema import QuartSchema, RequestSchemaValidationError
 from quart_schema.openapi import Info
 from werkzeug.exceptions import BadRequest, HTTPException
@@ -33,6 +34,7 @@ from portal.headers import portal_policy, secure
 from portal.identity import auth as quart_auth
 from portal.logs import request_id
 from portal.metrics import REQUEST_SECONDS
+from portal.ratelimits import apply_limits, limiter
 from portal.services import open_services
 from portal.settings import PROJECT_ROOT, Settings, load_settings
 
@@ -118,6 +120,7 @@ def create_app(settings: Settings | None = None) -> Quart:
     if settings.runtime == "local":
         app.url_map.converters["repl"] = workspaces.ReplIdConverter
         app.register_blueprint(workspaces.bp)
+    apply_limits(app, settings)
 
     policy = portal_policy(settings.github_url if settings.github_configured else None)
 
@@ -179,6 +182,7 @@ def create_app(settings: Settings | None = None) -> Quart:
             raise Forbidden("cross-site request refused")
 
     app.before_request(check_csrf)
+    limiter().init_app(app)
     app.add_template_global(csrf_token)
 
     @app.before_websocket
@@ -205,7 +209,11 @@ def create_app(settings: Settings | None = None) -> Quart:
         )
         if status == 413:
             message = f"request body larger than {MAX_BODY_BYTES} bytes"
-        return await _error(message, status)  # type: ignore[no-any-return]
+        headers = {}
+        if isinstance(exc, RateLimitExceeded):
+            message = f"too many requests; try again in {exc.retry_after} s"
+            headers["Retry-After"] = str(exc.retry_after)
+        return await _error(message, status, headers)  # type: ignore[no-any-return]
 
     @app.errorhandler(Exception)
     async def unexpected(exc: Exception) -> ResponseReturnValue:

@@ -35,3 +35,12 @@ class Conflict(PortalError):
 
 class Unavailable(PortalError):
     status = 503
+
+
+class TooMany(PortalError):
+    """A limit was reached; Retry-After says when trying again can help."""
+
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after)})

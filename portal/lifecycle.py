@@ -19,7 +19,15 @@ from typing import Any
 from portal import credentials
 from portal.accounts import now_iso
 from portal.catalog import files_dir
-from portal.errors import BadInput, Conflict, Forbidden, NotFound, PortalError, Unavailable
+from portal.errors import (
+    BadInput,
+    Conflict,
+    Forbidden,
+    NotFound,
+    PortalError,
+    TooMany,
+    Unavailable,
+)
 from portal.events import EventHub, progress_event
 from portal.metrics import IDLE_STOPS, START_SECONDS, STARTS, STOPS
 from portal.models import Repl, ReplView, Template, User
@@ -243,7 +251,11 @@ class Sessions:
         *,
         start_timeout: float,
         runner_base: str | None,
+        max_active_per_user: int = 2,
+        max_concurrent_starts: int = 20,
     ) -> None:
+        self.max_active_per_user = max_active_per_user
+        self.max_concurrent_starts = max_concurrent_starts
         self.store = store
         self.runtime = runtime
         self.hub = hub
@@ -282,11 +294,18 @@ class Sessions:
         """Claim and begin a start; answers "starting" or "running". Two starts at the
         same moment make one workload: the second joins the first."""
         op = secrets.token_hex(8)
-        found = await self.store.claim_start(repl.id, {
+        found = await self.store.claim_start(repl.id, repl.owner_id, {
             "state": "starting", "op": op, "secret": secrets.token_urlsafe(32),
             "startedAt": now_iso(), "ownerId": repl.owner_id, "beat": str(time.time()),
             "event": json.dumps(progress_event(0, "Start requested", "starting")),
-        })
+        }, max_active=self.max_active_per_user, max_starting=self.max_concurrent_starts)
+        if found == "user-limit":
+            raise TooMany(
+                f"you can run at most {self.max_active_per_user} REPLs at once; "
+                "stop one first", retry_after=30)
+        if found == "busy":
+            raise TooMany("the portal is starting many REPLs right now; try again shortly",
+                          retry_after=5)
         if found == "stopping":
             raise Conflict("the REPL is stopping; start it again once it has stopped")
         if found == "claimed":

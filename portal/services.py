@@ -117,7 +117,8 @@ async def open_services(settings: Settings) -> Services:
     await hub.start()
     sessions = Sessions(
         store, runtime, hub, catalog, start_timeout=settings.start_timeout,
-        runner_base=runner_base(settings),
+        runner_base=runner_base(settings), max_active_per_user=settings.max_active_per_user,
+        max_concurrent_starts=settings.max_concurrent_starts,
     )
     lifecycle = Lifecycle(
         store, storage, catalog, settings.templates_dir, settings.max_repls_per_user, sessions

@@ -64,6 +64,13 @@ class Settings(BaseSettings):
         "INFO", validation_alias="DEVEX_LOG_LEVEL"
     )
 
+    max_active_per_user: int = Field(2, ge=1, validation_alias="DEVEX_MAX_ACTIVE_PER_USER")
+    max_concurrent_starts: int = Field(20, ge=1, validation_alias="DEVEX_MAX_CONCURRENT_STARTS")
+    # Requests per minute, per person (per address before sign-in).
+    rate_sign_in: int = Field(20, ge=1, validation_alias="DEVEX_RATE_SIGN_IN")
+    rate_create: int = Field(20, ge=1, validation_alias="DEVEX_RATE_CREATE")
+    rate_start: int = Field(30, ge=1, validation_alias="DEVEX_RATE_START")
+
     runtime: Literal["local", "kubernetes"] = Field("local", validation_alias="DEVEX_RUNTIME")
     start_timeout: float = Field(180.0, gt=0, validation_alias="DEVEX_START_TIMEOUT")
     idle_timeout: float = Field(1800.0, gt=0, validation_alias="DEVEX_IDLE_TIMEOUT")

@@ -9,6 +9,7 @@ from quart_schema import validate_request
 from portal.blueprints.schemas import NewRepl, NewToken
 from portal.errors import NotFound
 from portal.identity import require_caller
+from portal.ratelimits import per_minute
 from portal.services import services
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -34,6 +35,7 @@ async def list_repls() -> ResponseReturnValue:
 
 
 @bp.post("/repl/new")
+@per_minute("rate_create")
 @validate_request(NewRepl)
 async def new_repl(data: NewRepl) -> ResponseReturnValue:
     user = await require_caller()
@@ -42,6 +44,7 @@ async def new_repl(data: NewRepl) -> ResponseReturnValue:
 
 
 @bp.post("/repl/create")
+@per_minute("rate_create")
 @validate_request(NewRepl)
 async def create_and_start(data: NewRepl) -> ResponseReturnValue:
     """The seed service's one-step flow: create, start, answer where to reach it."""
@@ -54,6 +57,7 @@ async def create_and_start(data: NewRepl) -> ResponseReturnValue:
 
 
 @bp.get("/repl/session/<repl_id>")
+@per_minute("rate_start")
 async def start_session(repl_id: str) -> ResponseReturnValue:
     user = await require_caller()
     wait = request.args.get("wait", "true").lower() not in ("false", "0", "no")

@@ -18,6 +18,7 @@ from portal.identity import (
     require_caller,
     sign_in_expires_at,
 )
+from portal.ratelimits import per_minute
 from portal.services import services
 
 bp = Blueprint("auth", __name__)
@@ -44,6 +45,7 @@ async def _sign_in_failed(message: str, status: int) -> ResponseReturnValue:
 
 @bp.route("/auth/github/login", methods=["GET"])
 @bp.route("/auth/github", methods=["POST"])
+@per_minute("rate_sign_in", by_address=True)
 async def github_login() -> ResponseReturnValue:
     github = services().github
     if github is None:
@@ -54,6 +56,7 @@ async def github_login() -> ResponseReturnValue:
 
 
 @bp.get("/auth/github/callback")
+@per_minute("rate_sign_in", by_address=True)
 async def github_callback() -> ResponseReturnValue:
     github = services().github
     if github is None:
@@ -79,6 +82,7 @@ async def github_callback() -> ResponseReturnValue:
 
 
 @bp.post("/auth/dev/login")
+@per_minute("rate_sign_in", by_address=True)
 async def dev_login() -> ResponseReturnValue:
     if not services().settings.dev_login_enabled:
         abort(404)

@@ -11,6 +11,7 @@ from quart.typing import ResponseReturnValue
 from portal.errors import BadInput, Forbidden, NotFound, PortalError
 from portal.identity import caller
 from portal.models import User
+from portal.ratelimits import per_minute
 from portal.services import services
 
 bp = Blueprint("pages", __name__)
@@ -70,6 +71,7 @@ async def dashboard() -> ResponseReturnValue:
 
 
 @bp.post("/dashboard/repls")
+@per_minute("rate_create")
 async def create() -> ResponseReturnValue:
     user = await _signed_in()
     form = await request.form
@@ -103,6 +105,7 @@ async def row(repl_id: str) -> ResponseReturnValue:
 
 
 @bp.post("/dashboard/repls/<repl_id>/start")
+@per_minute("rate_start")
 async def start(repl_id: str) -> ResponseReturnValue:
     user = await _signed_in()
     problem = None

@@ -6,6 +6,7 @@ Keys from the seed service (kept so an existing deployment's data carries over):
   activeSession:{replId}  hash of a running session (present while not stopped)
 Keys new to this project:
   activeSessions          set of REPL ids with a session, for reconciliation and idle stops
+  startingSessions        set of REPL ids whose start is under way, for the portal-wide limit
   replEvents:{replId}     pub/sub channel of a REPL's progress events
   user:{userId}           hash of the user's GitHub profile, refreshed at each sign-in
   webSession:{sid}        user id behind a browser sign-in; expires with it
@@ -51,6 +52,7 @@ def active_session_key(repl_id: str) -> str:
 
 
 ACTIVE_SESSIONS = "activeSessions"
+STARTING_SESSIONS = "startingSessions"
 EVENTS_PATTERN = "replEvents:*"
 
 
@@ -97,12 +99,27 @@ return replies
 
 # A start claims the session only if none is under way, so two starts at the same moment
 # make one workload. Answers the state found, or "claimed".
+# It also holds the limits: the owner's sessions under way (counted over their REPLs) and
+# the starts in flight across every portal (a set pruned of finished starts as it goes).
 _CLAIM_START = """
 local state = redis.call('HGET', KEYS[1], 'state')
 if state and state ~= 'failed' then return state end
+local active = 0
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[3])) do
+  local other = redis.call('HGET', 'activeSession:' .. id, 'state')
+  if other and other ~= 'failed' then active = active + 1 end
+end
+if active >= tonumber(ARGV[2]) then return 'user-limit' end
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[4])) do
+  if redis.call('HGET', 'activeSession:' .. id, 'state') ~= 'starting' then
+    redis.call('SREM', KEYS[4], id)
+  end
+end
+if redis.call('SCARD', KEYS[4]) >= tonumber(ARGV[3]) then return 'busy' end
 redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
 redis.call('SADD', KEYS[2], ARGV[1])
+redis.call('SADD', KEYS[4], ARGV[1])
 return 'claimed'
 """
 
@@ -219,12 +236,17 @@ class RedisStore:
 
     # Sessions
 
-    async def claim_start(self, repl_id: str, fields: dict[str, str]) -> str:
+    async def claim_start(self, repl_id: str, owner_id: str, fields: dict[str, str], *,
+                          max_active: int = 1 << 30, max_starting: int = 1 << 30) -> str:
+        """Claim the session for a start: answers "claimed", the state of the session
+        already there, "user-limit" or "busy"."""
         flat: list[str] = []
         for key, value in fields.items():
             flat += [key, value]
         found = await self._claim_start(
-            keys=[active_session_key(repl_id), ACTIVE_SESSIONS], args=[repl_id, *flat]
+            keys=[active_session_key(repl_id), ACTIVE_SESSIONS, user_repls_key(owner_id),
+                  STARTING_SESSIONS],
+            args=[repl_id, max_active, max_starting, *flat],
         )
         return str(found)
 

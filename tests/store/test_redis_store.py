@@ -93,8 +93,9 @@ async def test_metadata_uses_the_seed_services_keys(redis_url: str) -> None:
 
 async def test_only_the_owning_operation_beats_or_publishes(redis_url: str) -> None:
     store = RedisStore(connect(redis_url, 4, 5.0))
-    assert await store.claim_start("r1", {"state": "starting", "op": "A", "beat": "1"}) == "claimed"
-    assert await store.claim_start("r1", {"state": "starting", "op": "B"}) == "starting"
+    assert await store.claim_start("r1", "u", {"state": "starting", "op": "A", "beat": "1"}
+                                   ) == "claimed"
+    assert await store.claim_start("r1", "u", {"state": "starting", "op": "B"}) == "starting"
     assert await store.beat("r1", "A", 2.0)
     assert await store.claim_stop("r1", "S") == "starting"
     assert not await store.beat("r1", "A", 3.0)
