@@ -253,7 +253,9 @@ class Sessions:
         runner_base: str | None,
         max_active_per_user: int = 2,
         max_concurrent_starts: int = 20,
+        operation_lease: float = 60.0,
     ) -> None:
+        self.operation_lease = operation_lease
         self.max_active_per_user = max_active_per_user
         self.max_concurrent_starts = max_concurrent_starts
         self.store = store
@@ -340,7 +342,7 @@ class Sessions:
         portal process can tell a slow operation from one whose process died."""
         async def beat() -> None:
             while True:
-                await asyncio.sleep(OPERATION_LEASE / 4)
+                await asyncio.sleep(self.operation_lease / 4)
                 with contextlib.suppress(Exception):  # a missed beat is not a failure
                     await self.store.beat(repl_id, op, time.time())
 
@@ -519,7 +521,7 @@ class Sessions:
             return
         if state in ("starting", "stopping"):
             # An operation that stopped beating has died with its portal process.
-            if time.time() - float(session.get("beat", "0")) < OPERATION_LEASE:
+            if time.time() - float(session.get("beat", "0")) < self.operation_lease:
                 return
             if state == "starting":
                 await self._fail(repl_id, session["op"], "the portal restarted during the start")
@@ -542,9 +544,6 @@ class Sessions:
                 return
             await self.store.end_session(
                 repl_id, progress_event(100, "Stopped: the workload was gone", "stopped"))
-
-
-OPERATION_LEASE = 60.0
 
 
 class StartFailedError(Unavailable):

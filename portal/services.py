@@ -119,6 +119,7 @@ async def open_services(settings: Settings) -> Services:
         store, runtime, hub, catalog, start_timeout=settings.start_timeout,
         runner_base=runner_base(settings), max_active_per_user=settings.max_active_per_user,
         max_concurrent_starts=settings.max_concurrent_starts,
+        operation_lease=settings.operation_lease,
     )
     lifecycle = Lifecycle(
         store, storage, catalog, settings.templates_dir, settings.max_repls_per_user, sessions
@@ -135,20 +136,18 @@ async def open_services(settings: Settings) -> Services:
         embedded_redis=embedded,
     )
     services.background.add(asyncio.create_task(lifecycle.publish_templates()))
-    services.background.add(asyncio.create_task(_reconcile_forever(sessions)))
+    services.background.add(
+        asyncio.create_task(_reconcile_forever(sessions, settings.reconcile_interval)))
     return services
 
 
-RECONCILE_EVERY = 30.0
-
-
-async def _reconcile_forever(sessions: Sessions) -> None:
+async def _reconcile_forever(sessions: Sessions, interval: float) -> None:
     while True:
         try:
             await sessions.reconcile()
         except Exception:
-            log.exception("reconciliation failed; trying again in %g s", RECONCILE_EVERY)
-        await asyncio.sleep(RECONCILE_EVERY)
+            log.exception("reconciliation failed; trying again in %g s", interval)
+        await asyncio.sleep(interval)
 
 
 def runner_base(settings: Settings) -> str | None:

@@ -71,6 +71,11 @@ class Settings(BaseSettings):
     rate_create: int = Field(20, ge=1, validation_alias="DEVEX_RATE_CREATE")
     rate_start: int = Field(30, ge=1, validation_alias="DEVEX_RATE_START")
 
+    # An operation (start or stop) not heard from for this long died with its process;
+    # reconciliation, every interval, finishes or fails it.
+    operation_lease: float = Field(60.0, ge=1, validation_alias="DEVEX_OPERATION_LEASE")
+    reconcile_interval: float = Field(30.0, gt=0, validation_alias="DEVEX_RECONCILE_INTERVAL")
+
     runtime: Literal["local", "kubernetes"] = Field("local", validation_alias="DEVEX_RUNTIME")
     start_timeout: float = Field(180.0, gt=0, validation_alias="DEVEX_START_TIMEOUT")
     idle_timeout: float = Field(1800.0, gt=0, validation_alias="DEVEX_IDLE_TIMEOUT")

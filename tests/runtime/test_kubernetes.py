@@ -201,3 +201,24 @@ async def test_a_stop_during_a_start_cancels_it_and_cleans_up(
         assert stopped.status_code == 200, stopped.text
         assert cluster.sim.managed(repl["id"]) == []
         assert (await client.get("/api/repl")).json()[0]["state"] == "stopped"
+
+
+async def test_the_kubernetes_api_timing_out_during_a_start(
+    kube_settings: MakeSettings, cluster: Cluster
+) -> None:
+    from tests.support.kube_sim import Fault
+
+    cluster.sim.faults.append(Fault("create", "deployments", hang=30))
+    async with live_portal(kube_settings(DEVEX_START_TIMEOUT=6)) as base, client_for(
+        base
+    ) as client:
+        await dev_sign_in(client, "alice")
+        repl = (await client.post("/api/repl/new", json={"template": "python",
+                                                         "replName": "k"})).json()
+        failed = await client.get(f"/api/repl/session/{repl['id']}")
+        assert failed.status_code == 502
+        assert "did not become ready within 6 s" in failed.json()["error"]
+        assert cluster.sim.managed(repl["id"]) == []
+        cluster.sim.faults.clear()
+        assert (await client.get(f"/api/repl/session/{repl['id']}")).status_code == 200
+        await client.delete(f"/api/repl/session/{repl['id']}")
