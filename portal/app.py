@@ -50,6 +50,13 @@ class PortalRequest(Request):
     def on_json_loading_failed(self, error: Exception) -> NoReturn:
         raise BadRequest("request body is not valid JSON")
 
+    async def get_json(self, force: bool = False, silent: bool = False,
+                       cache: bool = True) -> Any:
+        try:
+            return await super().get_json(force, silent, cache)
+        except UnicodeDecodeError:
+            raise BadRequest("request body is not valid UTF-8") from None
+
 
 def _wants_json() -> bool:
     if has_websocket_context():

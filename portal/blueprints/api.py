@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from quart import Blueprint, request, websocket
 from quart.typing import ResponseReturnValue
-from quart_schema import validate_request
+from quart_schema import hide, validate_request
 
-from portal.blueprints.schemas import NewRepl, NewToken
+from portal.blueprints.schemas import (
+    MessageOut,
+    NewRepl,
+    NewToken,
+    ReplOut,
+    SessionOut,
+    TemplateOut,
+    TokenCreated,
+    TokenOut,
+    documented,
+)
 from portal.errors import NotFound
 from portal.identity import require_caller
 from portal.ratelimits import per_minute
@@ -24,11 +34,13 @@ async def authenticate() -> None:
 
 
 @bp.get("/templates")
+@documented(list[TemplateOut])
 async def templates() -> ResponseReturnValue:
     return [template.to_json() for template in services().lifecycle.templates()]
 
 
 @bp.get("/repl")
+@documented(list[ReplOut], errors=(401,))
 async def list_repls() -> ResponseReturnValue:
     user = await require_caller()
     return [view.to_json() for view in await services().lifecycle.list_repls(user)]
@@ -36,6 +48,7 @@ async def list_repls() -> ResponseReturnValue:
 
 @bp.post("/repl/new")
 @per_minute("rate_create")
+@documented(ReplOut, 201, errors=(400, 401, 403, 413, 429, 503))
 @validate_request(NewRepl)
 async def new_repl(data: NewRepl) -> ResponseReturnValue:
     user = await require_caller()
@@ -45,6 +58,7 @@ async def new_repl(data: NewRepl) -> ResponseReturnValue:
 
 @bp.post("/repl/create")
 @per_minute("rate_create")
+@documented(SessionOut, 201, errors=(400, 401, 403, 409, 413, 429, 502, 503))
 @validate_request(NewRepl)
 async def create_and_start(data: NewRepl) -> ResponseReturnValue:
     """The seed service's one-step flow: create, start, answer where to reach it."""
@@ -58,6 +72,7 @@ async def create_and_start(data: NewRepl) -> ResponseReturnValue:
 
 @bp.get("/repl/session/<repl_id>")
 @per_minute("rate_start")
+@documented(SessionOut, also=((SessionOut, 202),), errors=(401, 404, 409, 429, 502, 503))
 async def start_session(repl_id: str) -> ResponseReturnValue:
     user = await require_caller()
     wait = request.args.get("wait", "true").lower() not in ("false", "0", "no")
@@ -68,6 +83,7 @@ async def start_session(repl_id: str) -> ResponseReturnValue:
 
 
 @bp.delete("/repl/session/<repl_id>")
+@documented(MessageOut, errors=(401, 404, 503))
 async def stop_session(repl_id: str) -> ResponseReturnValue:
     user = await require_caller()
     await services().lifecycle.stop_session(user, repl_id)
@@ -75,6 +91,7 @@ async def stop_session(repl_id: str) -> ResponseReturnValue:
 
 
 @bp.delete("/runner/<repl_id>")
+@documented(MessageOut, 202, errors=(404,))
 async def runner_stop(repl_id: str) -> ResponseReturnValue:
     header = request.headers.get("Authorization", "")
     secret = header[7:].strip() if header[:7].lower() == "bearer " else ""
@@ -83,6 +100,7 @@ async def runner_stop(repl_id: str) -> ResponseReturnValue:
 
 
 @bp.websocket("/repl/<repl_id>/events")
+@hide
 async def events(repl_id: str) -> None:
     user = await require_caller()
     stream = services().lifecycle.watch(user, repl_id)
@@ -94,6 +112,7 @@ async def events(repl_id: str) -> None:
 
 
 @bp.delete("/repl/<repl_id>")
+@documented(MessageOut, errors=(401, 404, 503))
 async def delete_repl(repl_id: str) -> ResponseReturnValue:
     user = await require_caller()
     await services().lifecycle.delete_repl(user, repl_id)
@@ -101,6 +120,7 @@ async def delete_repl(repl_id: str) -> ResponseReturnValue:
 
 
 @bp.post("/tokens")
+@documented(TokenCreated, 201, errors=(400, 401, 413))
 @validate_request(NewToken)
 async def create_token(data: NewToken) -> ResponseReturnValue:
     user = await require_caller()
@@ -109,12 +129,14 @@ async def create_token(data: NewToken) -> ResponseReturnValue:
 
 
 @bp.get("/tokens")
+@documented(list[TokenOut], errors=(401,))
 async def list_tokens() -> ResponseReturnValue:
     user = await require_caller()
     return [token.to_json() for token in await services().accounts.list_tokens(user)]
 
 
 @bp.delete("/tokens/<token_id>")
+@documented(MessageOut, errors=(401, 404))
 async def revoke_token(token_id: str) -> ResponseReturnValue:
     user = await require_caller()
     await services().accounts.revoke_token(user, token_id)
@@ -122,5 +144,6 @@ async def revoke_token(token_id: str) -> ResponseReturnValue:
 
 
 @bp.route("/<path:unknown>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+@hide
 async def unknown_route(unknown: str) -> ResponseReturnValue:
     raise NotFound(f"no API route {unknown!r}")

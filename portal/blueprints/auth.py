@@ -8,7 +8,9 @@ from typing import Any
 
 from quart import Blueprint, abort, redirect, render_template, request, session, url_for
 from quart.typing import ResponseReturnValue
+from quart_schema import document_request, hide
 
+from portal.blueprints.schemas import AuthStatusOut, DevLogin, MessageOut, UserOut, documented
 from portal.github import SignInError
 from portal.identity import (
     caller,
@@ -44,6 +46,7 @@ async def _sign_in_failed(message: str, status: int) -> ResponseReturnValue:
 
 
 @bp.route("/auth/github/login", methods=["GET"])
+@hide
 @bp.route("/auth/github", methods=["POST"])
 @per_minute("rate_sign_in", by_address=True)
 async def github_login() -> ResponseReturnValue:
@@ -56,6 +59,7 @@ async def github_login() -> ResponseReturnValue:
 
 
 @bp.get("/auth/github/callback")
+@hide
 @per_minute("rate_sign_in", by_address=True)
 async def github_callback() -> ResponseReturnValue:
     github = services().github
@@ -83,6 +87,8 @@ async def github_callback() -> ResponseReturnValue:
 
 @bp.post("/auth/dev/login")
 @per_minute("rate_sign_in", by_address=True)
+@documented(UserOut, errors=(400, 404, 413, 429))
+@document_request(DevLogin)
 async def dev_login() -> ResponseReturnValue:
     if not services().settings.dev_login_enabled:
         abort(404)
@@ -99,6 +105,7 @@ async def dev_login() -> ResponseReturnValue:
 
 
 @bp.post("/auth/logout")
+@documented(MessageOut)
 async def logout() -> ResponseReturnValue:
     sid = current_sign_in_id()
     if sid is not None:
@@ -110,11 +117,13 @@ async def logout() -> ResponseReturnValue:
 
 
 @bp.get("/auth/me")
+@documented(UserOut, errors=(401,))
 async def me() -> ResponseReturnValue:
     return (await require_caller()).to_json()
 
 
 @bp.get("/auth/status")
+@documented(AuthStatusOut)
 async def status() -> ResponseReturnValue:
     user = await caller()
     if user is None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from quart import Blueprint, redirect, render_template, request, url_for
 from quart.typing import ResponseReturnValue
+from quart_schema import hide
 
 from portal.errors import BadInput, Forbidden, NotFound, PortalError
 from portal.identity import caller
@@ -40,12 +41,14 @@ async def _to_sign_in(_: _SignIn) -> ResponseReturnValue:
 
 
 @bp.get("/")
+@hide
 async def index() -> ResponseReturnValue:
     signed_in = await caller() is not None
     return redirect(url_for("pages.dashboard" if signed_in else "pages.login"))
 
 
 @bp.get("/login")
+@hide
 async def login() -> ResponseReturnValue:
     if await caller() is not None:
         return redirect(url_for("pages.dashboard"))
@@ -66,12 +69,14 @@ async def _repls_section(user: User, status: int = 200, **form: Any) -> Response
 
 
 @bp.get("/dashboard")
+@hide
 async def dashboard() -> ResponseReturnValue:
     return await _repls_section(await _signed_in())
 
 
 @bp.post("/dashboard/repls")
 @per_minute("rate_create")
+@hide
 async def create() -> ResponseReturnValue:
     user = await _signed_in()
     form = await request.form
@@ -100,12 +105,14 @@ async def _row(user: User, repl_id: str, problem: str | None = None) -> Response
 
 
 @bp.get("/dashboard/repls/<repl_id>/row")
+@hide
 async def row(repl_id: str) -> ResponseReturnValue:
     return await _row(await _signed_in(), repl_id)
 
 
 @bp.post("/dashboard/repls/<repl_id>/start")
 @per_minute("rate_start")
+@hide
 async def start(repl_id: str) -> ResponseReturnValue:
     user = await _signed_in()
     problem = None
@@ -120,6 +127,7 @@ async def start(repl_id: str) -> ResponseReturnValue:
 
 
 @bp.post("/dashboard/repls/<repl_id>/stop")
+@hide
 async def stop(repl_id: str) -> ResponseReturnValue:
     user = await _signed_in()
     await services().lifecycle.request_stop(user, repl_id)
@@ -127,6 +135,7 @@ async def stop(repl_id: str) -> ResponseReturnValue:
 
 
 @bp.post("/dashboard/repls/<repl_id>/delete")
+@hide
 async def delete(repl_id: str) -> ResponseReturnValue:
     user = await _signed_in()
     await services().lifecycle.delete_repl(user, repl_id)
@@ -136,6 +145,7 @@ async def delete(repl_id: str) -> ResponseReturnValue:
 
 
 @bp.get("/dashboard/repls/<repl_id>/open")
+@hide
 async def open_workspace(repl_id: str) -> ResponseReturnValue:
     user = await _signed_in()
     return redirect(await services().lifecycle.open_url(user, repl_id, request.host_url))

@@ -7,6 +7,7 @@ from typing import cast
 
 from quart import Blueprint, Response, abort, request, websocket
 from quart.typing import ResponseReturnValue
+from quart_schema import hide
 from werkzeug.datastructures import Headers
 from werkzeug.routing import BaseConverter
 
@@ -30,6 +31,7 @@ def _address(repl_id: str) -> tuple[str, int]:
 @bp.route("/<repl:repl_id>/", defaults={"rest": ""},
           methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
 @bp.route("/<repl:repl_id>/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+@hide
 async def forward(repl_id: str, rest: str) -> ResponseReturnValue:
     try:
         status, headers, body = await services().proxy.http(
