@@ -83,3 +83,17 @@ class Accounts:
             return None
         user_id = await self.store.token_owner(hash_token(secret))
         return None if user_id is None else await self.store.get_user(user_id)
+
+
+def safe_return_to(target: object, frontend_url: str | None) -> str | None:
+    """Where to send someone after signing in, if it is ours: a path on this site, or
+    the IDE frontend. Anything else (another site, `//host`, a scheme) is refused, so a
+    sign-in link can never bounce a person to an attacker's page."""
+    if not isinstance(target, str) or not target or len(target) > 2048:
+        return None
+    if frontend_url and (target == frontend_url or target.startswith(frontend_url + "/")):
+        return target
+    if target.startswith("/") and not target.startswith(("//", "/\\")) and \
+            not any(ord(c) < 32 for c in target) and "\\" not in target:
+        return target
+    return None

@@ -141,3 +141,42 @@ async def test_dev_login_is_gone_once_github_is_configured(
 async def test_github_routes_are_absent_without_a_github_app(make_settings: MakeSettings) -> None:
     async with live_portal(make_settings()) as base, client_for(base) as client:
         assert (await client.get("/auth/github/login")).status_code == 404
+
+
+async def test_sign_in_returns_only_to_our_own_pages_or_the_frontend(
+    make_settings: MakeSettings, github_standin: ServerProcess
+) -> None:
+    port = free_port()
+    settings = make_settings(
+        PORT=port, FRONTEND_URL="https://ide.devex.test",
+        **github_env(github_standin, f"http://127.0.0.1:{port}/auth/github/callback"),
+    )
+    cases = {
+        "/dashboard?tab=repls": "/dashboard?tab=repls",
+        "https://ide.devex.test/repl/1": "https://ide.devex.test/repl/1",
+        "https://evil.example/phish": "https://ide.devex.test/dashboard",
+        "//evil.example/phish": "https://ide.devex.test/dashboard",
+        "https://ide.devex.test.evil.example/": "https://ide.devex.test/dashboard",
+    }
+    async with live_portal(settings) as base:
+        for wanted, landing in cases.items():
+            async with client_for(base) as browser:
+                start = await browser.get("/auth/github/login", params={"next": wanted})
+                callback = (await browser.get(start.headers["location"])).headers["location"]
+                landed = await browser.get(callback)
+                assert landed.headers["location"] == landing, wanted
+
+
+async def test_dev_sign_in_returns_only_to_our_own_pages(make_settings: MakeSettings) -> None:
+    import re
+
+    async with live_portal(make_settings()) as base:
+        for wanted, landing in {"/dashboard#x": "/dashboard#x",
+                                "https://evil.example": "/dashboard"}.items():
+            async with client_for(base) as browser:
+                page = await browser.get("/login", params={"next": wanted})
+                token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+                assert token is not None
+                signed_in = await browser.post("/auth/dev/login", data={
+                    "login": "alice", "csrf_token": token.group(1), "next": wanted})
+                assert signed_in.headers["location"] == landing

@@ -10,6 +10,7 @@ from quart import Blueprint, abort, redirect, render_template, request, session,
 from quart.typing import ResponseReturnValue
 from quart_schema import document_request, hide
 
+from portal.accounts import safe_return_to
 from portal.blueprints.schemas import AuthStatusOut, DevLogin, MessageOut, UserOut, documented
 from portal.github import SignInError
 from portal.identity import (
@@ -29,8 +30,11 @@ _DENIED = "You declined access on GitHub, so you are not signed in."
 _BAD_STATE = "This sign-in link has expired or did not start here. Please sign in again."
 
 
-def _after_sign_in() -> str:
+def _after_sign_in(wanted: object = None) -> str:
     frontend = services().settings.frontend_url
+    safe = safe_return_to(wanted, frontend)
+    if safe is not None:
+        return safe
     return f"{frontend}/dashboard" if frontend else url_for("pages.dashboard")
 
 
@@ -55,6 +59,8 @@ async def github_login() -> ResponseReturnValue:
         abort(404)
     state = secrets.token_urlsafe(32)
     session["oauth_state"] = state
+    wanted = request.args.get("next") or (await request.form).get("next")
+    session["return_to"] = safe_return_to(wanted, services().settings.frontend_url)
     return redirect(github.authorize_url(state), 302 if request.method == "GET" else 303)
 
 
@@ -82,7 +88,7 @@ async def github_callback() -> ResponseReturnValue:
     except SignInError as exc:
         return await _sign_in_failed(str(exc), 502)
     remember_sign_in(await services().accounts.sign_in(profile))
-    return redirect(_after_sign_in())
+    return redirect(_after_sign_in(session.pop("return_to", None)))
 
 
 @bp.post("/auth/dev/login")
@@ -92,15 +98,17 @@ async def github_callback() -> ResponseReturnValue:
 async def dev_login() -> ResponseReturnValue:
     if not services().settings.dev_login_enabled:
         abort(404)
+    wanted = None
     if request.is_json:
         data: Any = await request.get_json()
         login = data.get("login") if isinstance(data, dict) else None
     else:
-        login = (await request.form).get("login")
+        form = await request.form
+        login, wanted = form.get("login"), form.get("next")
     user = services().accounts.dev_user(login)
     remember_sign_in(await services().accounts.sign_in(user))
     if _wants_page():
-        return redirect(url_for("pages.dashboard"), 303)
+        return redirect(safe_return_to(wanted, None) or url_for("pages.dashboard"), 303)
     return user.to_json()
 
 

@@ -9,6 +9,7 @@ from quart import Blueprint, redirect, render_template, request, url_for
 from quart.typing import ResponseReturnValue
 from quart_schema import hide
 
+from portal.accounts import safe_return_to
 from portal.errors import BadInput, Forbidden, NotFound, PortalError
 from portal.identity import caller
 from portal.models import User
@@ -50,9 +51,10 @@ async def index() -> ResponseReturnValue:
 @bp.get("/login")
 @hide
 async def login() -> ResponseReturnValue:
+    wanted = safe_return_to(request.args.get("next"), None)
     if await caller() is not None:
-        return redirect(url_for("pages.dashboard"))
-    return await render_template("login.html")
+        return redirect(wanted or url_for("pages.dashboard"))
+    return await render_template("login.html", next=wanted)
 
 
 async def _repls_section(user: User, status: int = 200, **form: Any) -> ResponseReturnValue:
