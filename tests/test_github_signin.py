@@ -180,3 +180,28 @@ async def test_dev_sign_in_returns_only_to_our_own_pages(make_settings: MakeSett
                 signed_in = await browser.post("/auth/dev/login", data={
                     "login": "alice", "csrf_token": token.group(1), "next": wanted})
                 assert signed_in.headers["location"] == landing
+
+
+async def test_production_cookies_are_secure(
+    make_settings: MakeSettings, github_standin: ServerProcess
+) -> None:
+    port = free_port()
+    settings = make_settings(
+        PORT=port, ENVIRONMENT="production", SESSION_SECRET="p" * 48,
+        **github_env(github_standin, f"http://127.0.0.1:{port}/auth/github/callback"),
+    )
+    async with live_portal(settings) as base, client_for(base) as browser:
+        start = await browser.get("/auth/github/login")
+        state_cookie = start.headers["set-cookie"]
+        assert all(flag in state_cookie for flag in ("Secure", "HttpOnly", "SameSite=Lax"))
+        callback = (await browser.get(start.headers["location"])).headers["location"]
+        # A client sends Secure cookies only over HTTPS; hand this one back as a browser
+        # behind the TLS-terminating ingress would.
+        session_cookie = state_cookie.split(";", 1)[0]
+        landed = await browser.get(callback, headers={"Cookie": session_cookie})
+        assert landed.status_code == 302
+        auth_cookie = next(v for k, v in landed.headers.multi_items()
+                           if k == "set-cookie" and v.startswith("devex_auth="))
+        assert all(flag in auth_cookie for flag in ("Secure", "HttpOnly", "SameSite=Lax"))
+        assert (await browser.get("/healthz")).headers["strict-transport-security"]
+        assert (await browser.post("/auth/dev/login", json={"login": "x"})).status_code == 404

@@ -55,10 +55,11 @@ def create_runner_app(settings: RunnerSettings) -> Quart:
 
     @app.before_request
     async def require_credential() -> None:
-        if request.path != "/ping" and not allowed(
-            request.args.get("token") or request.cookies.get(cookie)
-        ):
+        if request.path == "/ping":
+            return  # the readiness probe is not a person using the workspace
+        if not allowed(request.args.get("token") or request.cookies.get(cookie)):
             abort(401)
+        activity.touch()
 
     @app.before_websocket
     async def require_websocket_credential() -> None:
@@ -83,7 +84,6 @@ def create_runner_app(settings: RunnerSettings) -> Quart:
                                 samesite="Lax", secure=request.scheme == "https",
                                 max_age=credentials.DEFAULT_TTL)
             return response
-        activity.touch()
         return await render_template("workspace.html", repl_id=settings.repl_id)
 
     @app.websocket(f"{base}/api/v1/repl/ws")
