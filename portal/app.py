@@ -31,7 +31,7 @@ from portal.blueprints import api, auth, ops, pages, workspaces
 from portal.csrf import check_csrf, csrf_token
 from portal.errors import Forbidden, PortalError
 from portal.headers import portal_policy, secure
-from portal.identity import auth as quart_auth
+from portal.identity import install as install_auth
 from portal.logs import request_id
 from portal.metrics import REQUEST_SECONDS
 from portal.ratelimits import apply_limits, limiter
@@ -113,7 +113,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         QUART_AUTH_DURATION=settings.login_duration,
         QUART_SCHEMA_CONVERT_CASING=False,
     )
-    quart_auth.init_app(app)
+    install_auth(app)
     QuartSchema(
         app,
         info=Info(title="Devex portal", version="0.1.0"),

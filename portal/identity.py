@@ -4,6 +4,8 @@ lives in Redis, so signing out revokes it everywhere."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from quart import g, has_websocket_context, request, websocket
 from quart_auth import AuthUser, QuartAuth, current_user, login_user, logout_user
 
@@ -11,7 +13,12 @@ from portal.errors import Unauthenticated
 from portal.models import User
 from portal.services import services
 
-auth = QuartAuth(cookie_name="devex_auth")
+
+def install(app: Any) -> None:
+    """quart-auth for one app. A new extension per app: quart-auth reads its settings into
+    the extension at the first init_app and keeps them, so a shared one would carry one
+    app's cookie flags (Secure or not) into the next."""
+    QuartAuth(cookie_name="devex_auth").init_app(app)
 
 
 async def _resolve() -> tuple[User | None, str, float | None]:

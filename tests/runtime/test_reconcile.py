@@ -34,7 +34,7 @@ async def _edit(ws_url: str, content: str) -> None:
 async def test_local_workloads_are_adopted_cleared_or_saved_after_a_restart(
     make_settings: MakeSettings, redis_url: str, tmp_path: Path
 ) -> None:
-    settings = make_settings()
+    settings = make_settings(DEVEX_MAX_ACTIVE_PER_USER=5)
     files = tmp_path / "data" / "files" / "alice"
     async with live_portal(settings) as base, client_for(base) as client:
         await dev_sign_in(client, "alice")
@@ -71,7 +71,8 @@ async def test_local_workloads_are_adopted_cleared_or_saved_after_a_restart(
 async def test_kubernetes_workloads_are_adopted_cleared_or_saved_after_a_restart(
     kube_settings: MakeSettings, cluster: Cluster, redis_url: str
 ) -> None:
-    async with live_portal(kube_settings()) as base, client_for(base) as client:
+    settings = kube_settings(DEVEX_MAX_ACTIVE_PER_USER=5)
+    async with live_portal(settings) as base, client_for(base) as client:
         await dev_sign_in(client, "alice")
         cookies = dict(client.cookies)
         ids = [(await client.post("/api/repl/new", json={"template": "python",
@@ -89,7 +90,7 @@ async def test_kubernetes_workloads_are_adopted_cleared_or_saved_after_a_restart
         assert gone.status_code == 200
     await _forget_session(redis_url, ids[2])
 
-    async with live_portal(kube_settings()) as base, client_for(base, cookies=cookies) as client:
+    async with live_portal(settings) as base, client_for(base, cookies=cookies) as client:
         for _ in range(200):
             states = {r["id"]: r["state"] for r in (await client.get("/api/repl")).json()}
             if states[ids[1]] == "stopped" and not cluster.sim.managed(ids[2]):
