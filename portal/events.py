@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections import defaultdict
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,6 +15,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from portal.fanout import Fanout
 from portal.store.redis_store import EVENTS_PATTERN
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ def progress_event(
 class EventHub:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
-        self._listeners: dict[str, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
+        self._fanout = Fanout()
         self._task: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
 
@@ -58,7 +58,7 @@ class EventHub:
 
     @property
     def watchers(self) -> int:
-        return sum(len(queues) for queues in self._listeners.values())
+        return self._fanout.listeners
 
     async def _pump(self) -> None:
         delay = 0.1
@@ -80,20 +80,11 @@ class EventHub:
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     def _deliver(self, channel: str, data: str) -> None:
-        queues = self._listeners.get(channel.removeprefix(_PREFIX))
-        if not queues:
-            return
-        event = json.loads(data)
-        for queue in queues:
-            queue.put_nowait(event)
+        repl_id = channel.removeprefix(_PREFIX)
+        if self._fanout.wanted(repl_id):  # parse only what somebody here watches
+            self._fanout.publish(repl_id, json.loads(data))
 
     @contextlib.asynccontextmanager
     async def listen(self, repl_id: str) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
-        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self._listeners[repl_id].add(queue)
-        try:
+        with self._fanout.listen(repl_id) as queue:
             yield queue
-        finally:
-            self._listeners[repl_id].discard(queue)
-            if not self._listeners[repl_id]:
-                del self._listeners[repl_id]

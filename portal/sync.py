@@ -11,12 +11,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from portal.metrics import SYNC_BYTES, SYNC_SECONDS
 from portal.storage.base import FileInfo, Storage, StorageError, check_prefix, run_all
+from portal.storage.local import write_atomically
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,18 +70,6 @@ async def _push(storage: Storage, directory: Path, prefix: str) -> SyncResult:
     )
 
 
-def _write_file(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".sync-")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 async def pull(storage: Storage, prefix: str, directory: Path) -> SyncResult:
     with SYNC_SECONDS.labels("pull").time():
         result = await _pull(storage, prefix, directory)
@@ -103,7 +91,7 @@ async def _pull(storage: Storage, prefix: str, directory: Path) -> SyncResult:
 
     async def download(rel: str) -> None:
         data = await storage.read(prefix + rel)
-        await asyncio.to_thread(_write_file, root / rel, data)
+        await asyncio.to_thread(write_atomically, root / rel, data)
 
     await run_all(download(rel) for rel in wanted)
     return SyncResult(

@@ -61,15 +61,19 @@ def moto_server(server_logs: Path) -> Iterator[ServerProcess]:
     server.stop()
 
 
-@pytest.fixture
-def s3_bucket(moto_server: ServerProcess) -> str:
-    name = f"devex-{uuid.uuid4().hex[:12]}"
-    client = boto3.client(
-        "s3", endpoint_url=f"http://127.0.0.1:{moto_server.port}", region_name="us-east-1",
+def s3_client(moto: ServerProcess) -> Any:
+    """A plain boto3 client of moto's server, for tests to look at storage directly."""
+    return boto3.client(
+        "s3", endpoint_url=f"http://127.0.0.1:{moto.port}", region_name="us-east-1",
         aws_access_key_id=S3_KEYS["S3_ACCESS_KEY"],
         aws_secret_access_key=S3_KEYS["S3_SECRET_KEY"],
     )
-    client.create_bucket(Bucket=name)
+
+
+@pytest.fixture
+def s3_bucket(moto_server: ServerProcess) -> str:
+    name = f"devex-{uuid.uuid4().hex[:12]}"
+    s3_client(moto_server).create_bucket(Bucket=name)
     return name
 
 

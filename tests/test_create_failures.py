@@ -3,9 +3,7 @@ metadata and no partial files."""
 
 from __future__ import annotations
 
-import boto3
-
-from tests.conftest import S3_KEYS, MakeSettings, s3_env
+from tests.conftest import MakeSettings, s3_client, s3_env
 from tests.support.clients import client_for, dev_sign_in
 from tests.support.faulty_proxy import FaultyProxy
 from tests.support.live import live_portal
@@ -13,9 +11,7 @@ from tests.support.processes import ServerProcess
 
 
 def stored_keys(moto: ServerProcess, bucket: str, prefix: str) -> list[str]:
-    s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{moto.port}",
-                      region_name="us-east-1", aws_access_key_id=S3_KEYS["S3_ACCESS_KEY"],
-                      aws_secret_access_key=S3_KEYS["S3_SECRET_KEY"])
+    s3 = s3_client(moto)
     listed = s3.list_objects_v2(Bucket=bucket, Prefix=prefix)
     return [item["Key"] for item in listed.get("Contents", [])]
 

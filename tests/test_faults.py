@@ -13,12 +13,11 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import httpx2 as httpx
 import pytest
 
 from portal.store.embedded import redis_server_binary
-from tests.conftest import S3_KEYS, MakeSettings, s3_env
+from tests.conftest import MakeSettings, s3_client, s3_env
 from tests.support.clients import client_for, dev_sign_in
 from tests.support.faulty_proxy import FaultyProxy
 from tests.support.live import live_portal
@@ -124,9 +123,7 @@ async def test_storage_failing_during_a_stop_keeps_everything(
                 "unsaved\n")
             proxy.heal()
             assert (await client.delete(f"/api/repl/session/{repl['id']}")).status_code == 200
-    s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{moto_server.port}",
-                      region_name="us-east-1", aws_access_key_id=S3_KEYS["S3_ACCESS_KEY"],
-                      aws_secret_access_key=S3_KEYS["S3_SECRET_KEY"])
+    s3 = s3_client(moto_server)
     saved = s3.get_object(Bucket=s3_bucket, Key=f"alice/{repl['id']}/main.py")
     assert saved["Body"].read() == b"unsaved\n"
 
@@ -184,8 +181,6 @@ async def test_the_portal_killed_during_a_start_and_a_stop(
             assert not (tmp_path / "data" / "workspaces" / repl["id"]).exists()
         portal.send_signal(signal.SIGTERM)
         portal.wait(30)
-    s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{moto_server.port}",
-                      region_name="us-east-1", aws_access_key_id=S3_KEYS["S3_ACCESS_KEY"],
-                      aws_secret_access_key=S3_KEYS["S3_SECRET_KEY"])
+    s3 = s3_client(moto_server)
     saved = s3.get_object(Bucket=s3_bucket, Key=f"alice/{repl['id']}/main.py")
     assert saved["Body"].read() == b"precious\n"

@@ -11,10 +11,9 @@ import random
 import signal
 from pathlib import Path
 
-import boto3
 import httpx2 as httpx
 
-from tests.conftest import S3_KEYS, MakeSettings, s3_env
+from tests.conftest import MakeSettings, s3_client, s3_env
 from tests.support.clients import client_for, dev_sign_in
 from tests.support.faulty_proxy import FaultyProxy
 from tests.support.live import live_portal
@@ -100,9 +99,7 @@ async def test_soak(
     finally:
         redis.stop()
 
-    s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{moto_server.port}",
-                      region_name="us-east-1", aws_access_key_id=S3_KEYS["S3_ACCESS_KEY"],
-                      aws_secret_access_key=S3_KEYS["S3_SECRET_KEY"])
+    s3 = s3_client(moto_server)
     checked = 0
     for repl_id, files in expected.items():
         listed = s3.list_objects_v2(Bucket=s3_bucket, Prefix=f"soak/{repl_id}/")

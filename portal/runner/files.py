@@ -89,26 +89,25 @@ class Workspace:
         else:
             raise PathError(f"{path!r} does not exist")
 
-    def move(self, source: object, target: object) -> None:
+    def _pair(self, source: object, target: object, verb: str) -> tuple[Path, Path]:
+        """Both ends of a move or copy, checked: the source exists, the target does not,
+        and a folder is not put inside itself."""
         src, dst = self.resolve(source), self.resolve(target)
         if not src.exists():
             raise PathError(f"{source!r} does not exist")
         if dst.exists():
             raise PathError(f"{target!r} already exists")
         if src.is_dir() and (dst == src or src in dst.parents):
-            raise PathError("a folder cannot be moved into itself")
+            raise PathError(f"a folder cannot be {verb} into itself")
         dst.parent.mkdir(parents=True, exist_ok=True)
+        return src, dst
+
+    def move(self, source: object, target: object) -> None:
+        src, dst = self._pair(source, target, "moved")
         os.replace(src, dst)
 
     def copy(self, source: object, target: object) -> None:
-        src, dst = self.resolve(source), self.resolve(target)
-        if not src.exists():
-            raise PathError(f"{source!r} does not exist")
-        if dst.exists():
-            raise PathError(f"{target!r} already exists")
-        if src.is_dir() and (dst == src or src in dst.parents):
-            raise PathError("a folder cannot be copied into itself")
-        dst.parent.mkdir(parents=True, exist_ok=True)
+        src, dst = self._pair(source, target, "copied")
         if src.is_dir():
             shutil.copytree(src, dst, symlinks=True)
         else:

@@ -22,6 +22,7 @@ from kubernetes_asyncio import client, config
 from kubernetes_asyncio.client.exceptions import ApiException
 from kubernetes_asyncio.watch import Watch
 
+from portal.fanout import Fanout
 from portal.runtime import manifests
 from portal.runtime.base import (
     Report,
@@ -91,7 +92,7 @@ class _Watches:
         self.core = core
         self.namespace = namespace
         self.pods: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)  # repl -> name -> pod
-        self._listeners: dict[str, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
+        self._fanout = Fanout()
         self._tasks: list[asyncio.Task[None]] = []
         self.synced = asyncio.Event()
 
@@ -106,20 +107,12 @@ class _Watches:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
 
-    @contextlib.contextmanager
-    def listen(self, repl_id: str) -> Any:
-        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self._listeners[repl_id].add(queue)
-        try:
-            yield queue
-        finally:
-            self._listeners[repl_id].discard(queue)
-            if not self._listeners[repl_id]:
-                del self._listeners[repl_id]
+    def listen(self, repl_id: str) -> contextlib.AbstractContextManager[
+            asyncio.Queue[dict[str, Any]]]:
+        return self._fanout.listen(repl_id)
 
     def _notify(self, repl_id: str, item: dict[str, Any]) -> None:
-        for queue in self._listeners.get(repl_id, ()):
-            queue.put_nowait(item)
+        self._fanout.publish(repl_id, item)
 
     def pods_of(self, repl_id: str) -> list[dict[str, Any]]:
         return list(self.pods.get(repl_id, {}).values())

@@ -22,7 +22,8 @@ def _md5(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write a whole file or nothing: readers never see it half-written."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     try:
@@ -70,7 +71,7 @@ class LocalStorage:
     async def write(self, key: str, data: bytes) -> None:
         path = self._path(key)
         async with self._limit:
-            await asyncio.to_thread(_write_atomically, path, data)
+            await asyncio.to_thread(write_atomically, path, data)
 
     async def delete(self, keys: Iterable[str]) -> None:
         paths = [self._path(key) for key in keys]
@@ -102,7 +103,7 @@ class LocalStorage:
         async def copy_one(rel: str) -> None:
             async with self._limit:
                 data = await asyncio.to_thread((source_dir / rel).read_bytes)
-                await asyncio.to_thread(_write_atomically, target_dir / rel, data)
+                await asyncio.to_thread(write_atomically, target_dir / rel, data)
 
         await run_all(copy_one(rel) for rel in files)
         return len(files)

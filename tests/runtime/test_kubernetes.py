@@ -3,23 +3,13 @@ the real runner and sync commands against moto's S3 server."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx2 as httpx
 
 from tests.conftest import MakeSettings
 from tests.runtime.conftest import Cluster
-from tests.support.clients import client_for, dev_sign_in
+from tests.support.clients import client_for, dev_sign_in, new_repl
 from tests.support.live import live_portal
 from tests.support.runner_client import RunnerClient
-
-
-async def new_repl(client: httpx.AsyncClient, template: str = "python") -> dict[str, Any]:
-    response = await client.post("/api/repl/new", json={"template": template,
-                                                        "replName": "work"})
-    assert response.status_code == 201, response.text
-    repl: dict[str, Any] = response.json()
-    return repl
 
 
 async def test_a_round_trip_on_kubernetes_keeps_edits_and_deletions(
