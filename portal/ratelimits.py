@@ -13,6 +13,7 @@ from quart_rate_limiter import RateLimiter, rate_limit
 from quart_rate_limiter.store import RateLimiterStoreABC
 
 from portal.identity import caller
+from portal.store.redis_store import rate_limit_key
 
 F = TypeVar("F", bound=Callable[..., Any])
 _PERIOD = timedelta(minutes=1)
@@ -33,12 +34,12 @@ class SharedStore(RateLimiterStoreABC):
         return current_app.extensions["devex"].store.redis
 
     async def get(self, key: str, default: datetime) -> datetime:
-        value = await self._redis().get(f"rateLimit:{key}")
+        value = await self._redis().get(rate_limit_key(key))
         return default if value is None else datetime.fromtimestamp(float(value), UTC)
 
     async def set(self, key: str, tat: datetime) -> None:
         ttl = max(int((tat - datetime.now(UTC)).total_seconds()) + 60, 60)
-        await self._redis().set(f"rateLimit:{key}", tat.timestamp(), ex=ttl)
+        await self._redis().set(rate_limit_key(key), tat.timestamp(), ex=ttl)
 
 
 async def person_or_address() -> str:

@@ -7,6 +7,7 @@ Keys from the seed service (kept so an existing deployment's data carries over):
 Keys new to this project:
   activeSessions          set of REPL ids with a session, for reconciliation and idle stops
   startingSessions        set of REPL ids whose start is under way, for the portal-wide limit
+  rateLimit:{key}         quart-rate-limiter's theoretical arrival time for a caller and route
   replEvents:{replId}     pub/sub channel of a REPL's progress events
   user:{userId}           hash of the user's GitHub profile, refreshed at each sign-in
   webSession:{sid}        user id behind a browser sign-in; expires with it
@@ -54,6 +55,10 @@ def active_session_key(repl_id: str) -> str:
 ACTIVE_SESSIONS = "activeSessions"
 STARTING_SESSIONS = "startingSessions"
 EVENTS_PATTERN = "replEvents:*"
+
+
+def rate_limit_key(key: str) -> str:
+    return f"rateLimit:{key}"
 
 
 def events_channel(repl_id: str) -> str:
