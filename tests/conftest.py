@@ -3,6 +3,9 @@ that point the portal at them."""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -105,6 +108,19 @@ def github_env(standin: ServerProcess, redirect_url: str) -> dict[str, str]:
 
 
 MakeSettings = Callable[..., Settings]
+
+
+@pytest.fixture(autouse=True)
+def no_runner_outlives_its_test(tmp_path: Path) -> Iterator[None]:
+    """Workspaces deliberately outlive a portal (a restarted portal adopts them), so a test
+    that ends with one running leaves its runner behind; end those here."""
+    yield
+    for record in tmp_path.glob("**/workspaces/*.json"):
+        try:
+            pid = json.loads(record.read_text())["pid"]
+            os.killpg(pid, signal.SIGKILL)
+        except (OSError, ValueError, KeyError):
+            continue
 
 
 @pytest.fixture
