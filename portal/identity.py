@@ -21,24 +21,20 @@ def install(app: Any) -> None:
     QuartAuth(cookie_name="devex_auth").init_app(app)
 
 
-async def _resolve() -> tuple[User | None, str, float | None]:
+async def _resolve() -> tuple[User | None, float | None]:
+    """The caller and, for a browser sign-in, when it expires."""
     headers = websocket.headers if has_websocket_context() else request.headers
     header = headers.get("Authorization", "")
     if header[:7].lower() == "bearer ":
-        user = await services().accounts.user_for_token(header[7:].strip())
-        return user, "token", None
+        return await services().accounts.user_for_token(header[7:].strip()), None
     sid = current_user.auth_id
-    if sid is None:
-        return None, "", None
-    found = await services().accounts.user_for_sign_in(sid)
-    if found is None:
-        return None, "", None
-    return found[0], "cookie", found[1]
+    found = None if sid is None else await services().accounts.user_for_sign_in(sid)
+    return (None, None) if found is None else found
 
 
 async def caller() -> User | None:
     if "devex_caller" not in g:
-        g.devex_caller, g.devex_auth_via, g.devex_expires_at = await _resolve()
+        g.devex_caller, g.devex_expires_at = await _resolve()
     user: User | None = g.devex_caller
     return user
 
@@ -48,12 +44,6 @@ async def require_caller() -> User:
     if user is None:
         raise Unauthenticated("sign in first")
     return user
-
-
-def authenticated_by() -> str:
-    """"token", "cookie", or "" once `caller()` has run."""
-    via: str = g.get("devex_auth_via", "")
-    return via
 
 
 def sign_in_expires_at() -> float | None:

@@ -181,7 +181,7 @@ class Lifecycle:
         if not wait and state != "running":
             return answer
         session = await self.sessions.wait_ready(repl)
-        access = self.sessions.access(repl, session, portal_base)
+        access = self.sessions.access(repl, session["secret"], portal_base)
         return {**answer, "state": "running", "url": access.url, "wsUrl": access.ws_url}
 
     async def stop_session(self, user: User, repl_id: str) -> None:
@@ -204,7 +204,7 @@ class Lifecycle:
         session = await self.store.session(repl.id)
         if session.get("state") != "running":
             raise Conflict("the REPL is not running; start it first")
-        return self.sessions.access(repl, session, portal_base).url
+        return self.sessions.access(repl, session["secret"], portal_base).url
 
     async def watch(self, user: User, repl_id: str) -> AsyncIterator[dict[str, Any]]:
         repl = await self.owned_repl(user, repl_id)
@@ -268,9 +268,9 @@ class Sessions:
 
     # What the owner sees
 
-    def access(self, repl: Repl, session: dict[str, str], portal_base: str) -> Access:
+    def access(self, repl: Repl, secret: str, portal_base: str) -> Access:
         base = (self.runner_base or portal_base).rstrip("/")
-        token = credentials.issue(session["secret"], repl.id)
+        token = credentials.issue(secret, repl.id)
         ws_base = "wss://" + base[8:] if base.startswith("https://") else (
             "ws://" + base.removeprefix("http://"))
         return Access(url=f"{base}/{repl.id}/?token={token}",
@@ -295,9 +295,9 @@ class Sessions:
     async def start(self, repl: Repl) -> str:
         """Claim and begin a start; answers "starting" or "running". Two starts at the
         same moment make one workload: the second joins the first."""
-        op = secrets.token_hex(8)
+        op, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
         found = await self.store.claim_start(repl.id, repl.owner_id, {
-            "state": "starting", "op": op, "secret": secrets.token_urlsafe(32),
+            "state": "starting", "op": op, "secret": secret,
             "startedAt": now_iso(), "ownerId": repl.owner_id, "beat": str(time.time()),
             "event": json.dumps(progress_event(0, "Start requested", "starting")),
         }, max_active=self.max_active_per_user, max_starting=self.max_concurrent_starts)
@@ -311,7 +311,7 @@ class Sessions:
         if found == "stopping":
             raise Conflict("the REPL is stopping; start it again once it has stopped")
         if found == "claimed":
-            self._spawn(repl.id, self._beating(repl.id, op, self._start(repl, op)))
+            self._spawn(repl.id, self._beating(repl.id, op, self._start(repl, op, secret)))
             return "starting"
         return found
 
@@ -367,12 +367,11 @@ class Sessions:
                 raise _Superseded
         return report
 
-    async def _start(self, repl: Repl, op: str) -> None:
-        session = await self.store.session(repl.id)
+    async def _start(self, repl: Repl, op: str, secret: str) -> None:
         spec = WorkloadSpec(
             repl_id=repl.id, owner_id=repl.owner_id, owner_login=repl.owner_login,
             template=self.catalog[repl.template], storage_prefix=repl.storage_prefix,
-            runner_secret=session["secret"],
+            runner_secret=secret,
         )
         report = self._reporter(repl.id, op, "starting")
         began = time.monotonic()
@@ -380,7 +379,7 @@ class Sessions:
             async with asyncio.timeout(self.start_timeout):
                 await report(0, "Start requested")
                 handle = await self.runtime.start(spec, report)
-            url = self.access(repl, session, "").url
+            url = self.access(repl, secret, "").url
             if not await self.store.update_session(
                 repl.id, op, {"state": "running", "handle": json.dumps(handle),
                               "beat": str(time.time()), "lastActivity": str(time.time())},

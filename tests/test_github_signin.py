@@ -6,11 +6,19 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx2 as httpx
 
+from portal.settings import Settings
 from tests.conftest import GITHUB_CLIENT_ID, MakeSettings, github_env
 from tests.support.clients import client_for
 from tests.support.github_standin import user_id_for
 from tests.support.live import live_portal
 from tests.support.processes import ServerProcess, free_port
+
+
+def signin_settings(make: MakeSettings, standin: ServerProcess, **env: object) -> Settings:
+    """A portal whose GitHub app is the stand-in, calling back to the portal's own port."""
+    port = free_port()
+    callback = f"http://127.0.0.1:{port}/auth/github/callback"
+    return make(PORT=port, **github_env(standin, callback), **env)
 
 
 async def _start(client: httpx.AsyncClient) -> str:
@@ -60,11 +68,7 @@ async def test_each_sign_in_gets_a_fresh_state(
 async def test_after_sign_in_the_ide_frontend_gets_the_person_back(
     make_settings: MakeSettings, github_standin: ServerProcess
 ) -> None:
-    port = free_port()
-    settings = make_settings(
-        PORT=port, FRONTEND_URL="http://ide.devex.test",
-        **github_env(github_standin, f"http://127.0.0.1:{port}/auth/github/callback"),
-    )
+    settings = signin_settings(make_settings, github_standin, FRONTEND_URL="http://ide.devex.test")
     async with live_portal(settings) as base, client_for(base) as browser:
         authorize = await _start(browser)
         callback = (await browser.get(authorize)).headers["location"]
@@ -75,10 +79,7 @@ async def test_after_sign_in_the_ide_frontend_gets_the_person_back(
 async def test_a_wrong_state_signs_nobody_in(
     make_settings: MakeSettings, github_standin: ServerProcess
 ) -> None:
-    port = free_port()
-    settings = make_settings(
-        PORT=port, **github_env(github_standin, f"http://127.0.0.1:{port}/auth/github/callback")
-    )
+    settings = signin_settings(make_settings, github_standin)
     async with live_portal(settings) as base, client_for(base) as browser:
         authorize = await _start(browser)
         callback = (await browser.get(authorize)).headers["location"]
@@ -96,10 +97,7 @@ async def test_a_wrong_state_signs_nobody_in(
 async def test_denied_consent_signs_nobody_in(
     make_settings: MakeSettings, github_standin: ServerProcess
 ) -> None:
-    port = free_port()
-    settings = make_settings(
-        PORT=port, **github_env(github_standin, f"http://127.0.0.1:{port}/auth/github/callback")
-    )
+    settings = signin_settings(make_settings, github_standin)
     async with live_portal(settings) as base, client_for(base) as browser:
         page = await browser.get(await _start(browser) + "&deny=1", follow_redirects=True)
         assert page.status_code == 403
@@ -110,10 +108,7 @@ async def test_denied_consent_signs_nobody_in(
 async def test_a_failing_code_exchange_signs_nobody_in(
     make_settings: MakeSettings, github_standin: ServerProcess
 ) -> None:
-    port = free_port()
-    settings = make_settings(
-        PORT=port, **github_env(github_standin, f"http://127.0.0.1:{port}/auth/github/callback")
-    )
+    settings = signin_settings(make_settings, github_standin)
     async with live_portal(settings) as base, client_for(base) as browser:
         rejected = await browser.get(await _start(browser) + "&exchange=bad",
                                      follow_redirects=True)
@@ -146,11 +141,7 @@ async def test_github_routes_are_absent_without_a_github_app(make_settings: Make
 async def test_sign_in_returns_only_to_our_own_pages_or_the_frontend(
     make_settings: MakeSettings, github_standin: ServerProcess
 ) -> None:
-    port = free_port()
-    settings = make_settings(
-        PORT=port, FRONTEND_URL="https://ide.devex.test",
-        **github_env(github_standin, f"http://127.0.0.1:{port}/auth/github/callback"),
-    )
+    settings = signin_settings(make_settings, github_standin, FRONTEND_URL="https://ide.devex.test")
     cases = {
         "/dashboard?tab=repls": "/dashboard?tab=repls",
         "https://ide.devex.test/repl/1": "https://ide.devex.test/repl/1",
@@ -185,11 +176,8 @@ async def test_dev_sign_in_returns_only_to_our_own_pages(make_settings: MakeSett
 async def test_production_cookies_are_secure(
     make_settings: MakeSettings, github_standin: ServerProcess
 ) -> None:
-    port = free_port()
-    settings = make_settings(
-        PORT=port, ENVIRONMENT="production", SESSION_SECRET="p" * 48,
-        **github_env(github_standin, f"http://127.0.0.1:{port}/auth/github/callback"),
-    )
+    settings = signin_settings(make_settings, github_standin, ENVIRONMENT="production",
+                               SESSION_SECRET="p" * 48)
     async with live_portal(settings) as base, client_for(base) as browser:
         start = await browser.get("/auth/github/login")
         state_cookie = start.headers["set-cookie"]

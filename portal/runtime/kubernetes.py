@@ -302,9 +302,10 @@ class KubernetesRuntime:
 
     async def _push(self, api: client.ApiClient, watches: _Watches, pod: dict[str, Any],
                     repl_id: str, storage_prefix: str) -> None:
-        spec = _spec_from_pod(pod, repl_id, storage_prefix)
+        # The image is read back from the pod, so a stop works after a portal restart too.
+        image = next(c["image"] for c in pod["spec"]["containers"] if c["name"] == "runner")
         container = manifests.sync_container(
-            f"sync-push-{secrets.token_hex(3)}", "push", spec, self.settings)
+            f"sync-push-{secrets.token_hex(3)}", "push", image, storage_prefix, self.settings)
         container["targetContainerName"] = "runner"
         body = {"spec": {"ephemeralContainers": [container]}}
         with watches.listen(repl_id) as updates:
@@ -377,19 +378,6 @@ def _ephemeral_exit(pod: dict[str, Any], name: str) -> int | None:
             if terminated is not None:
                 return int(terminated.get("exitCode", 1))
     return None
-
-
-def _spec_from_pod(pod: dict[str, Any], repl_id: str, storage_prefix: str) -> WorkloadSpec:
-    """Enough of the workload's spec to build its push container, read back from the pod
-    so a stop works after a portal restart too."""
-    from portal.models import Template
-
-    runner = next(c for c in pod["spec"]["containers"] if c["name"] == "runner")
-    template = Template(key="", name="", description="", language="", image=runner["image"],
-                        port=manifests.RUNNER_PORT, run="", shell="", file_count=0)
-    owner = (pod["metadata"].get("labels") or {}).get(manifests.OWNER_LABEL, "")
-    return WorkloadSpec(repl_id=repl_id, owner_id=owner, owner_login="", template=template,
-                        storage_prefix=storage_prefix, runner_secret="")
 
 
 def _body(manifest: dict[str, Any]) -> Any:

@@ -67,12 +67,13 @@ def storage_env(settings: Settings) -> list[dict[str, Any]]:
 
 
 def sync_container(
-    name: str, direction: str, spec: WorkloadSpec, settings: Settings
+    name: str, direction: str, image: str, storage_prefix: str, settings: Settings
 ) -> dict[str, Any]:
+    """A container running `devex sync` between storage and the workspace volume."""
     return {
         "name": name,
-        "image": spec.template.image,
-        "command": ["devex", "sync", direction, spec.storage_prefix, WORKSPACE_MOUNT],
+        "image": image,
+        "command": ["devex", "sync", direction, storage_prefix, WORKSPACE_MOUNT],
         "env": storage_env(settings),
         "volumeMounts": [{"name": "workspace", "mountPath": WORKSPACE_MOUNT}],
         "securityContext": _RESTRICTED,
@@ -88,7 +89,8 @@ def secret(spec: WorkloadSpec, settings: Settings) -> dict[str, Any]:
 
 def deployment(spec: WorkloadSpec, settings: Settings, start_id: str) -> dict[str, Any]:
     meta = _metadata(spec, settings)
-    pull = sync_container("sync-pull", "pull", spec, settings)
+    pull = sync_container("sync-pull", "pull", spec.template.image, spec.storage_prefix,
+                          settings)
     pull["resources"] = {"requests": {"cpu": "50m", "memory": "64Mi"},
                          "limits": {"cpu": "500m", "memory": "256Mi"}}
     runner = {
