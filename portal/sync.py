@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,14 +35,45 @@ def scan_directory(root: Path) -> dict[str, FileInfo]:
         base = Path(dirpath)
         dirnames[:] = [d for d in dirnames if not (base / d).is_symlink()]
         for name in filenames:
-            path = base / name
-            if path.is_symlink() or not path.is_file():
-                continue
-            data = path.read_bytes()
-            rel = path.relative_to(root).as_posix()
-            found[rel] = FileInfo(size=len(data), md5=hashlib.md5(data, usedforsecurity=False)
-                                  .hexdigest())
+            rel = (base / name).relative_to(root).as_posix()
+            data = read_inside(root, rel)
+            if data is not None:
+                found[rel] = FileInfo(size=len(data), md5=hashlib.md5(
+                    data, usedforsecurity=False).hexdigest())
     return found
+
+
+def read_inside(root: Path, rel: str) -> bytes | None:
+    """The bytes of the regular file `rel` under `root`, or None when it is gone, is not a
+    regular file, or any part of its path is a symbolic link.
+
+    The workspace's owner can change it while a push reads it, and the push holds the
+    storage keys: a file swapped for a link to `/proc/self/environ` between the scan and
+    the read must not be followed. So the path is opened one component at a time with
+    O_NOFOLLOW, and O_NONBLOCK keeps a FIFO swapped in from hanging the push."""
+    parts = rel.split("/")
+    try:
+        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return None
+    try:
+        for part in parts[:-1]:
+            inner = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+        inner = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=fd)
+        os.close(fd)
+        fd = inner
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        with os.fdopen(fd, "rb") as file:
+            fd = -1
+            return file.read()
+    except OSError:
+        return None
+    finally:
+        if fd >= 0:
+            os.close(fd)
 
 
 async def push(storage: Storage, directory: Path, prefix: str) -> SyncResult:
@@ -59,8 +91,9 @@ async def _push(storage: Storage, directory: Path, prefix: str) -> SyncResult:
     changed = [rel for rel, info in local.items() if remote.get(rel) != info]
 
     async def upload(rel: str) -> None:
-        data = await asyncio.to_thread((directory / rel).read_bytes)
-        await storage.write(prefix + rel, data)
+        data = await asyncio.to_thread(read_inside, directory, rel)
+        if data is not None:  # removed or replaced since the scan: the next push settles it
+            await storage.write(prefix + rel, data)
 
     await run_all(upload(rel) for rel in changed)
     removed = [prefix + rel for rel in remote if rel not in local]

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from portal.storage import Storage
-from portal.sync import pull, push
+from portal.sync import pull, push, read_inside
 
 
 async def test_push_makes_storage_equal_to_the_directory(storage: Storage, tmp_path: Path) -> None:
@@ -49,6 +49,42 @@ async def test_symlinks_are_never_followed_out_of_the_workspace(
     (work / "real.txt").write_text("ok")
     await push(storage, work, "s/r/")
     assert set(await storage.list_files("s/r/")) == {"real.txt"}
+
+
+async def test_special_files_are_skipped_without_blocking_the_push(
+    storage: Storage, tmp_path: Path
+) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    os.mkfifo(work / "pipe")
+    (work / "real.txt").write_text("ok")
+    await push(storage, work, "f/r/")
+    assert set(await storage.list_files("f/r/")) == {"real.txt"}
+
+
+def test_a_read_never_follows_a_link_anywhere_in_the_path(tmp_path: Path) -> None:
+    # A push reads each file again after scanning; by then the owner may have swapped a
+    # file or a folder for a link, or a file for a FIFO.
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("storage keys")
+    work = tmp_path / "work"
+    (work / "src").mkdir(parents=True)
+    (work / "src" / "main.py").write_text("print(1)")
+    assert read_inside(work, "src/main.py") == b"print(1)"
+
+    (work / "src" / "main.py").unlink()
+    (work / "src" / "main.py").symlink_to(outside / "secret.txt")
+    assert read_inside(work, "src/main.py") is None
+
+    (work / "src" / "main.py").unlink()
+    (work / "src").rmdir()
+    (work / "src").symlink_to(outside)
+    assert read_inside(work, "src/secret.txt") is None
+
+    os.mkfifo(work / "fifo")
+    assert read_inside(work, "fifo") is None
+    assert read_inside(work, "gone.txt") is None
 
 
 async def test_pull_brings_every_file_and_can_run_again(storage: Storage, tmp_path: Path) -> None:

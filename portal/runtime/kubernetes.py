@@ -304,9 +304,10 @@ class KubernetesRuntime:
                     repl_id: str, storage_prefix: str) -> None:
         # The image is read back from the pod, so a stop works after a portal restart too.
         image = next(c["image"] for c in pod["spec"]["containers"] if c["name"] == "runner")
+        # No targetContainerName: sharing the runner's process namespace would let the
+        # owner's shell, the same user id, read the storage keys from the push's environ.
         container = manifests.sync_container(
             f"sync-push-{secrets.token_hex(3)}", "push", image, storage_prefix, self.settings)
-        container["targetContainerName"] = "runner"
         body = {"spec": {"ephemeralContainers": [container]}}
         with watches.listen(repl_id) as updates:
             try:

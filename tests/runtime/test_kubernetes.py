@@ -43,6 +43,9 @@ async def test_a_round_trip_on_kubernetes_keeps_edits_and_deletions(
         assert stopped.status_code == 200, stopped.text
         assert cluster.sim.managed(repl["id"]) == []
         assert cluster.sim.count("patch", "pods/ephemeralcontainers") == 1
+        # The push holds the storage keys; it must not see, or be seen by, the owner's
+        # processes in the runner.
+        assert [c.get("targetContainerName") for c in cluster.sim.ephemeral] == [None]
 
         again = (await client.get(f"/api/repl/session/{repl['id']}")).json()
         runner = await RunnerClient.open(again["wsUrl"])

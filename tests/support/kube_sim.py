@@ -96,6 +96,7 @@ class SimCluster:
         self.changed = asyncio.Condition()
         self.requests: list[tuple[str, str, str, str]] = []
         self.validated: list[str] = []
+        self.ephemeral: list[dict[str, Any]] = []  # every ephemeral container added
         self.faults: list[Fault] = []
         self.missing_images: set[str] = set()
         self.crash_images: set[str] = set()
@@ -258,6 +259,7 @@ class SimCluster:
         for container in body.get("spec", {}).get("ephemeralContainers", []):
             if container["name"] not in existing:
                 added.append(container)
+                self.ephemeral.append(container)
             existing[container["name"]] = container
         updated["spec"]["ephemeralContainers"] = list(existing.values())
         check = {k: v for k, v in updated.items() if k != "status"}
