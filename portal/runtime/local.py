@@ -34,6 +34,18 @@ def _free_port() -> int:
         return port
 
 
+# What the runner and its terminals take from the portal's environment. A list of what
+# to keep rather than of what to drop: the portal's settings hold secrets under many
+# names (SESSION_SECRET, a password in REDIS_URL, storage and OAuth keys) and new ones
+# must not leak by default.
+_INHERITED = frozenset({"PATH", "LANG", "LANGUAGE", "TZ", "TMPDIR", "USER", "LOGNAME",
+                        "VIRTUAL_ENV", "PYTHONPATH"})
+
+
+def _inherited_environment() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k in _INHERITED or k.startswith("LC_")}
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -81,7 +93,7 @@ class LocalRuntime:
         await report(50, "Starting the runner")
         port = _free_port()
         env = {
-            **os.environ,
+            **_inherited_environment(),
             "DEVEX_REPL_ID": spec.repl_id,
             "DEVEX_RUNNER_SECRET": spec.runner_secret,
             "DEVEX_WORKSPACE_DIR": str(workspace),
@@ -91,8 +103,6 @@ class LocalRuntime:
             "DEVEX_IDLE_TIMEOUT": str(self.idle_timeout),
             "DEVEX_SHELL": spec.template.shell,
         }
-        for name in ("SESSION_SECRET", "S3_ACCESS_KEY", "S3_SECRET_KEY", "GITHUB_CLIENT_SECRET"):
-            env.pop(name, None)  # the workspace's user must never see the portal's secrets
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "portal", "runner", env=env, cwd=workspace,
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from websockets.asyncio.client import connect
 
 from tests.conftest import MakeSettings
@@ -60,6 +61,33 @@ async def test_a_round_trip_keeps_edits_and_deletions(
         finally:
             await runner.close()
         assert (await client.delete(f"/api/repl/session/{repl['id']}")).status_code == 200
+
+
+async def test_a_terminal_sees_none_of_the_portals_settings(
+    make_settings: MakeSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The portal reads its settings from the environment; a workspace must not inherit
+    # them, whatever their names.
+    monkeypatch.setenv("SESSION_SECRET", "session-secret-canary")
+    monkeypatch.setenv("REDIS_URL", "redis://:redis-password-canary@127.0.0.1:1/0")
+    monkeypatch.setenv("DEVEX_SOME_FUTURE_KEY", "future-canary")
+    async with live_portal(make_settings()) as base, client_for(base) as client:
+        await dev_sign_in(client, "alice")
+        repl = await new_repl(client)
+        session = (await client.get(f"/api/repl/session/{repl['id']}")).json()
+        runner = await RunnerClient.open(session["wsUrl"])
+        try:
+            terminal = (await runner.ask("requestTerminal", {}, "terminalConnected"))
+            await runner.send("terminalInput", {"data": "env; echo env-done\n",
+                                                "sessionId": terminal["sessionId"]})
+            output = await runner.terminal_output_until("\nenv-done")
+        finally:
+            await runner.close()
+        await client.delete(f"/api/repl/session/{repl['id']}")
+    assert "PATH=" in output
+    for canary in ("session-secret-canary", "redis-password-canary", "future-canary",
+                   "DEVEX_RUNNER_SECRET"):
+        assert canary not in output
 
 
 async def test_the_workspace_page_opens_through_the_proxy_for_the_owner_only(
