@@ -19,4 +19,17 @@ cp "$work"/xterm-xterm-*/package/css/xterm.css "$out/xterm.css"
 cp "$work"/xterm-xterm-*/package/LICENSE "$out/xterm.LICENSE"
 cp "$work"/xterm-addon-fit-*/package/lib/addon-fit.js "$out/addon-fit.js"
 sed -i '/sourceMappingURL/d' "$out/xterm.js" "$out/addon-fit.js"
-printf '%s\n' "${packages[@]}" > "$out/VERSIONS"
+
+# CodeMirror is a set of ES modules; scripts/editor/ pins them (package-lock.json) with
+# esbuild, which bundles our small editor.js and them into one script.
+cp scripts/editor/package.json scripts/editor/package-lock.json scripts/editor/editor.js "$work/"
+(cd "$work" && npm ci --silent --no-audit --no-fund >/dev/null &&
+  npx --no-install esbuild editor.js --bundle --minify --format=iife --target=es2020 \
+    --legal-comments=none --outfile=codemirror.js --log-level=warning)
+cp "$work/codemirror.js" "$out/codemirror.js"
+cp "$work"/node_modules/codemirror/LICENSE "$out/codemirror.LICENSE"
+
+{ printf '%s\n' "${packages[@]}"
+  (cd "$work" && npm ls --all --parseable --long --omit=dev 2>/dev/null |
+    awk -F: 'NR > 1 && $2 !~ /esbuild/ {print $2}' | sort -u)
+} > "$out/VERSIONS"

@@ -4,7 +4,7 @@
   const replId = document.body.dataset.replId;
   const scheme = location.protocol === "https:" ? "wss://" : "ws://";
   const $ = function (id) { return document.getElementById(id); };
-  const editor = $("editor"), status = $("editor-status"), tree = $("tree");
+  const status = $("editor-status"), tree = $("tree");
   let socket = null, openPath = null, selected = "/", selectedIsDir = true, dirty = false;
   let terminalId = null, pathAction = null;
   const expanded = new Set(["/"]);
@@ -14,6 +14,11 @@
   term.loadAddon(fit);
   term.open($("terminal"));
   term.textarea.setAttribute("aria-label", "Terminal input");
+  const editor = DevexEditor.create($("editor"), {
+    label: "File contents",
+    describedBy: "editor-help",
+    onChange: function () { dirty = true; say("Unsaved changes"); },
+  });
 
   function send(event, data) {
     if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ event: event, data: data }));
@@ -74,7 +79,7 @@
   function save() {
     if (!openPath) return;
     say("Saving...");
-    send("updateContent", { path: openPath, content: editor.value });
+    send("updateContent", { path: openPath, content: editor.text() });
   }
 
   function askPath(label, initial, action) {
@@ -91,7 +96,7 @@
     fetchContentResponse: function (data) {
       if (data.error) { say(data.error); return; }
       openPath = data.path; dirty = false;
-      editor.value = data.content; editor.disabled = false; $("save").disabled = false;
+      editor.open(data.path, data.content); $("save").disabled = false;
       $("open-file").textContent = data.path.replace(/^\//, "");
       say("");
     },
@@ -115,7 +120,7 @@
     deleteResponse: function (data) {
       done(data);
       if (!data.error && openPath && (openPath === data.path || openPath.startsWith(data.path + "/"))) {
-        openPath = null; editor.value = ""; editor.disabled = true; $("save").disabled = true;
+        openPath = null; editor.close(); $("save").disabled = true;
         $("open-file").textContent = "No file open";
       }
       selected = "/"; selectedIsDir = true; $("rename").disabled = $("delete").disabled = true;
@@ -155,7 +160,6 @@
 
   term.onData(function (data) { if (terminalId) send("terminalInput", { data: data, sessionId: terminalId }); });
   new ResizeObserver(resize).observe($("terminal"));
-  editor.addEventListener("input", function () { dirty = true; say("Unsaved changes"); });
   document.addEventListener("keydown", function (event) {
     if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "s") { event.preventDefault(); save(); }
   });

@@ -81,7 +81,12 @@ async def test_the_pages_fit_a_375_pixel_screen(browser: Browser, portal_url: st
     workspace = await opened.value
     await workspace.set_viewport_size({"width": 375, "height": 740})
     await expect(workspace.get_by_text("Connected")).to_be_visible(timeout=15000)
+    await workspace.get_by_role("button", name="main.py").click()
+    await expect(workspace.get_by_label("File contents")).to_contain_text("def greet")
     assert await workspace.evaluate("document.documentElement.scrollWidth") <= 375
+    # The editor keeps a usable height when the page stacks its panels.
+    box = await workspace.locator("#editor .cm-editor").bounding_box()
+    assert box is not None and box["height"] >= 200 and box["width"] <= 375
     await workspace.screenshot(path=screenshot_path("workspace-375"), full_page=True)
 
 

@@ -87,3 +87,30 @@ async def test_the_terminal_follows_the_window_size(
         await workspace.wait_for_timeout(500)
         narrow = await size("NARROW")
         assert narrow[1] < wide[1]
+
+
+async def test_the_editor_indents_with_tab_and_lets_the_keyboard_out(
+    browser: Browser, make_settings: MakeSettings, tmp_path: Path
+) -> None:
+    async with live_portal(make_settings()) as base:
+        workspace, repl_id = await open_new_repl(browser, base, "keys")
+        await workspace.get_by_role("button", name="main.py").click()
+        editor = workspace.get_by_label("File contents")
+        await expect(editor).to_contain_text("def greet")
+        await editor.press("Control+a")
+        await workspace.keyboard.type("if True:\n")
+        await workspace.keyboard.press("Tab")
+        await workspace.keyboard.type("pass")
+        await workspace.keyboard.press("Control+s")
+        await expect(workspace.get_by_role("status").filter(has_text="Saved")).to_be_visible()
+        saved = (tmp_path / "data" / "workspaces" / repl_id / "main.py").read_text()
+        assert re.fullmatch(r"if True:\n {4,8}pass", saved), repr(saved)
+
+        # Escape, then Tab, moves on to the next control instead of indenting (the first
+        # Escape closes the completion list that typing "pass" opened).
+        await workspace.keyboard.press("Escape")
+        await workspace.keyboard.press("Escape")
+        await workspace.keyboard.press("Tab")
+        focused = await workspace.evaluate("document.activeElement.getAttribute('aria-label')")
+        assert focused != "File contents"
+        assert (tmp_path / "data" / "workspaces" / repl_id / "main.py").read_text() == saved
