@@ -77,7 +77,7 @@ class EventHub:
                 delay = min(delay * 2, 2.0)
             finally:
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()
 
     def _deliver(self, channel: str, data: str) -> None:
         repl_id = channel.removeprefix(_PREFIX)
