@@ -8,11 +8,14 @@ from quart import Response
 def portal_policy(github_url: str | None) -> str:
     # Sign-in forms post to us and are redirected to GitHub, which form-action governs.
     form_targets = " ".join(filter(None, ["'self'", github_url]))
+    # Avatars come from GitHub's image host (https) or, on GitHub Enterprise, from GitHub
+    # itself, which may be plain http inside a company network.
+    image_sources = " ".join(filter(None, ["'self'", "https:", "data:", github_url]))
     return "; ".join([
         "default-src 'self'",
         "script-src 'self'",
         "style-src 'self'",
-        "img-src 'self' https: data:",
+        f"img-src {image_sources}",
         "connect-src 'self'",
         "object-src 'none'",
         "base-uri 'self'",

@@ -110,6 +110,13 @@ def github_env(standin: ServerProcess, redirect_url: str) -> dict[str, str]:
 MakeSettings = Callable[..., Settings]
 
 
+def signin_settings(make: MakeSettings, standin: ServerProcess, **env: object) -> Settings:
+    """A portal whose GitHub app is the stand-in, calling back to the portal's own port."""
+    port = free_port()
+    callback = f"http://127.0.0.1:{port}/auth/github/callback"
+    return make(PORT=port, **github_env(standin, callback), **env)
+
+
 @pytest.fixture(autouse=True)
 def no_runner_outlives_its_test(tmp_path: Path) -> Iterator[None]:
     """Workspaces deliberately outlive a portal (a restarted portal adopts them), so a test

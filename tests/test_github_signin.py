@@ -6,19 +6,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx2 as httpx
 
-from portal.settings import Settings
-from tests.conftest import GITHUB_CLIENT_ID, MakeSettings, github_env
+from tests.conftest import GITHUB_CLIENT_ID, MakeSettings, github_env, signin_settings
 from tests.support.clients import client_for
 from tests.support.github_standin import user_id_for
 from tests.support.live import live_portal
 from tests.support.processes import ServerProcess, free_port
-
-
-def signin_settings(make: MakeSettings, standin: ServerProcess, **env: object) -> Settings:
-    """A portal whose GitHub app is the stand-in, calling back to the portal's own port."""
-    port = free_port()
-    callback = f"http://127.0.0.1:{port}/auth/github/callback"
-    return make(PORT=port, **github_env(standin, callback), **env)
 
 
 async def _start(client: httpx.AsyncClient) -> str:
@@ -48,7 +40,7 @@ async def test_signing_in_with_github_lands_on_the_dashboard(
         assert me == {
             "id": str(user_id_for("octo-cat")), "login": "octo-cat", "name": "Octo-cat Tester",
             "email": "octo-cat@example.test",
-            "avatar_url": "https://avatars.example.test/octo-cat.png",
+            "avatar_url": f"http://127.0.0.1:{github_standin.port}/avatars/octo-cat.png",
             "created_at": "2020-01-02T03:04:05Z",
         }
 

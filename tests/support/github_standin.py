@@ -3,7 +3,9 @@
 It speaks the parts of GitHub's OAuth web flow and REST API the portal uses:
 `/login/oauth/authorize`, `/login/oauth/access_token`, `/user` and `/user/emails`.
 A test picks who signs in, or what goes wrong, with extra query parameters on the
-authorize URL: `as=<login>`, `deny=1`, `exchange=bad|500`.
+authorize URL: `as=<login>`, `deny=1`, `exchange=bad|500`. A browser (asking for HTML)
+without them gets a consent page instead, as on GitHub: a login field, "Authorize" and
+"Cancel". Avatars are small PNGs served at `/avatars/<login>.png`.
 
 Usage: python -m tests.support.github_standin PORT CLIENT_ID CLIENT_SECRET
 """
@@ -12,8 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import html
 import secrets
+import struct
 import sys
+import zlib
 from typing import Any
 from urllib.parse import urlencode
 
@@ -25,6 +30,30 @@ from quart.typing import ResponseReturnValue
 
 def user_id_for(login: str) -> int:
     return int(hashlib.sha256(login.encode()).hexdigest()[:8], 16)
+
+
+def avatar_png(login: str, size: int = 8) -> bytes:
+    """A square of one colour picked from the login, as a valid PNG."""
+    red, green, blue = hashlib.sha256(login.encode()).digest()[:3]
+    rows = b"".join(b"\x00" + bytes((red, green, blue)) * size for _ in range(size))
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (struct.pack(">I", len(body)) + kind + body
+                + struct.pack(">I", zlib.crc32(kind + body)))
+
+    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+CONSENT_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Authorize application</title></head><body><main>
+<h1>Authorize the Devex portal</h1>
+<form method="get" action="/login/oauth/authorize">{hidden}
+<label for="as">Sign in to GitHub as</label> <input id="as" name="as" value="octocat">
+<button type="submit">Authorize</button>
+<button type="submit" name="deny" value="1">Cancel</button>
+</form></main></body></html>"""
 
 
 def build(client_id: str, client_secret: str) -> Quart:
@@ -39,6 +68,12 @@ def build(client_id: str, client_secret: str) -> Quart:
             return {"error": "bad authorize request"}, 400
         back = args["redirect_uri"]
         state = args.get("state", "")
+        decided = any(key in args for key in ("as", "deny", "exchange"))
+        if not decided and "text/html" in request.headers.get("Accept", ""):
+            hidden = "".join(
+                f'<input type="hidden" name="{html.escape(key)}" value="{html.escape(value)}">'
+                for key, value in args.items(multi=True))
+            return CONSENT_PAGE.format(hidden=hidden)
         if args.get("deny"):
             query = {"error": "access_denied", "error_description": "The user has denied",
                      "state": state}
@@ -82,7 +117,7 @@ def build(client_id: str, client_secret: str) -> Quart:
             "login": login,
             "name": login.capitalize() + " Tester",
             "email": None,
-            "avatar_url": f"https://avatars.example.test/{login}.png",
+            "avatar_url": f"{request.host_url.rstrip('/')}/avatars/{login}.png",
             "created_at": "2020-01-02T03:04:05Z",
         }
         return profile
@@ -96,6 +131,10 @@ def build(client_id: str, client_secret: str) -> Quart:
             {"email": f"{login}@old.example.test", "primary": False, "verified": True},
             {"email": f"{login}@example.test", "primary": True, "verified": True},
         ]
+
+    @app.get("/avatars/<login>.png")
+    async def avatar(login: str) -> ResponseReturnValue:
+        return avatar_png(login), 200, {"Content-Type": "image/png"}
 
     return app
 
