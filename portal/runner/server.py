@@ -14,6 +14,7 @@ import json
 import logging
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx2 as httpx
 from quart import Quart, Response, abort, redirect, render_template, request, websocket
@@ -63,7 +64,16 @@ def create_runner_app(settings: RunnerSettings) -> Quart:
 
     @app.before_websocket
     async def require_websocket_credential() -> None:
-        if not allowed(websocket.args.get("token") or websocket.cookies.get(cookie)):
+        token = websocket.args.get("token")
+        if token is None:
+            # Browsers attach cookies to a WebSocket handshake from any page of the same
+            # site, so the cookie counts only for the workspace page's own origin. The
+            # IDE frontend on its own origin passes the credential in the address.
+            origin = websocket.headers.get("Origin")
+            if origin is not None and urlsplit(origin).netloc != websocket.host:
+                abort(403)
+            token = websocket.cookies.get(cookie)
+        if not allowed(token):
             abort(401)
 
     @app.get("/ping")

@@ -175,3 +175,29 @@ async def test_every_route_but_ping_needs_the_repls_credential(runner: Runner) -
         assert "HttpOnly" in page.headers["set-cookie"]
         followed = await http.get(f"{runner.base}/")
         assert followed.status_code == 200 and REPL_ID in followed.text
+
+
+async def test_the_cookie_opens_the_websocket_only_from_the_workspaces_own_origin(
+    runner: Runner,
+) -> None:
+    token = credentials.issue(runner.secret, REPL_ID)
+    async with httpx.AsyncClient() as http:
+        await http.get(f"{runner.base}/?token={token}")
+        cookie = "; ".join(f"{name}={value}" for name, value in http.cookies.items())
+    bare = runner.ws_url("").removesuffix("?token=")
+    own = f"http://127.0.0.1:{runner.port}"
+
+    same_site = await RunnerClient.open(bare, origin=own, additional_headers={"Cookie": cookie})
+    assert "rootContents" in await same_site.ask("Connection", answer="Loaded")
+    await same_site.close()
+
+    # Another page of the same site gets the cookie attached by the browser, and is refused.
+    with pytest.raises(InvalidStatus) as refused:
+        await RunnerClient.open(bare, origin="http://other.example.test",
+                                additional_headers={"Cookie": cookie})
+    assert refused.value.response.status_code == 403
+
+    # The IDE frontend on its own origin passes the credential in the address instead.
+    frontend = await RunnerClient.open(runner.ws_url(token), origin="http://ide.example.test")
+    assert "rootContents" in await frontend.ask("Connection", answer="Loaded")
+    await frontend.close()
