@@ -30,6 +30,11 @@ async def press_sign_in(page: Page, base: str) -> None:
     await expect(page.get_by_role("heading", name="Authorize the Devex portal")).to_be_visible()
 
 
+async def expect_signed_out(page: Page, base: str) -> None:
+    await page.goto(f"{base}/dashboard")
+    await page.wait_for_url(f"{base}/login")
+
+
 async def image_loaded(page: Page, selector: str) -> bool:
     loaded: bool = await page.locator(selector).evaluate(
         "(img) => img.complete && img.naturalWidth > 0")
@@ -52,8 +57,7 @@ async def test_github_sign_in_shows_the_name_and_avatar(
 
     await page.get_by_role("button", name="Sign out").click()
     await page.wait_for_url(f"{github_portal}/login")
-    await page.goto(f"{github_portal}/dashboard")
-    await page.wait_for_url(f"{github_portal}/login")
+    await expect_signed_out(page, github_portal)
 
 
 async def test_declining_on_github_is_explained_on_the_sign_in_page(
@@ -66,8 +70,7 @@ async def test_declining_on_github_is_explained_on_the_sign_in_page(
     await expect(page.get_by_role("alert")).to_have_text(
         "You declined access on GitHub, so you are not signed in.")
     await expect(page.get_by_role("button", name="Sign in with GitHub")).to_be_visible()
-    await page.goto(f"{github_portal}/dashboard")
-    await page.wait_for_url(f"{github_portal}/login")
+    await expect_signed_out(page, github_portal)
 
 
 async def test_a_stale_sign_in_link_is_explained_on_the_sign_in_page(
@@ -80,5 +83,4 @@ async def test_a_stale_sign_in_link_is_explained_on_the_sign_in_page(
     await expect(page.get_by_role("alert")).to_have_text(
         "This sign-in link has expired or did not start here. Please sign in again.")
     await expect(page.get_by_role("button", name="Sign in with GitHub")).to_be_visible()
-    await page.goto(f"{github_portal}/dashboard")
-    await page.wait_for_url(f"{github_portal}/login")
+    await expect_signed_out(page, github_portal)
