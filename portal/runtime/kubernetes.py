@@ -293,7 +293,7 @@ class KubernetesRuntime:
     async def stop(self, repl_id: str, storage_prefix: str, report: Report) -> None:
         api = await self._client()
         watches = await self._watching()
-        pod = next((p for p in watches.pods_of(repl_id) if _runner_running(p)), None)
+        pod = next((p for p in watches.pods_of(repl_id) if _holds_files(p)), None)
         if pod is not None:
             await report(20, "Saving files")
             await self._push(api, watches, pod, repl_id, storage_prefix)
@@ -365,11 +365,12 @@ class KubernetesRuntime:
                 if item.metadata.labels and manifests.REPL_LABEL in item.metadata.labels}
 
 
-def _runner_running(pod: dict[str, Any]) -> bool:
-    for item in (pod.get("status") or {}).get("containerStatuses") or []:
-        if item.get("name") == "runner" and (item.get("state") or {}).get("running"):
-            return True
-    return False
+def _holds_files(pod: dict[str, Any]) -> bool:
+    """The pod got past pulling the files and is not going away: its emptyDir may hold
+    edits, and an ephemeral container reaches them even while the runner is down (a
+    crash loop, an out-of-memory kill). A pod still pending has nothing new to save."""
+    status = pod.get("status") or {}
+    return status.get("phase") == "Running" and not pod["metadata"].get("deletionTimestamp")
 
 
 def _ephemeral_exit(pod: dict[str, Any], name: str) -> int | None:

@@ -3,6 +3,8 @@ the real runner and sync commands against moto's S3 server."""
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx2 as httpx
 
 from tests.conftest import MakeSettings
@@ -159,6 +161,46 @@ async def test_a_failed_push_keeps_the_workload_and_a_later_stop_saves(
         assert (await runner.ask("fetchContent", {"path": "/main.py"}))["content"] == "precious\n"
         await runner.close()
         await client.delete(f"/api/repl/session/{repl['id']}")
+
+
+async def test_a_stop_while_the_runner_crash_loops_still_saves_the_files(
+    kube_settings: MakeSettings, cluster: Cluster
+) -> None:
+    async with live_portal(kube_settings()) as base, client_for(base) as client:
+        await dev_sign_in(client, "alice")
+        repl = await new_repl(client)
+        session = (await client.get(f"/api/repl/session/{repl['id']}")).json()
+        runner = await RunnerClient.open(session["wsUrl"])
+        await runner.ask("updateContent", {"path": "/main.py", "content": "saved, then crashed\n"})
+        await runner.close()
+
+        cluster.sim.crash_runner(repl["id"])
+        async with asyncio.timeout(15), cluster.sim.changed:
+            await cluster.sim.changed.wait_for(
+                lambda: _runner_waiting(cluster, repl["id"]) == "CrashLoopBackOff")
+
+        # The files are still in the pod's emptyDir: the push reaches them without the runner.
+        stopped = await client.delete(f"/api/repl/session/{repl['id']}")
+        assert stopped.status_code == 200, stopped.text
+        assert cluster.sim.count("patch", "pods/ephemeralcontainers") == 1
+        assert cluster.sim.managed(repl["id"]) == []
+        again = (await client.get(f"/api/repl/session/{repl['id']}")).json()
+        runner = await RunnerClient.open(again["wsUrl"])
+        assert (await runner.ask("fetchContent", {"path": "/main.py"}))["content"] == (
+            "saved, then crashed\n")
+        await runner.close()
+        await client.delete(f"/api/repl/session/{repl['id']}")
+
+
+def _runner_waiting(cluster: Cluster, repl_id: str) -> str | None:
+    """Why the REPL's runner container is waiting, if it is."""
+    for name, pod in cluster.sim.objects[("", "pods")].items():
+        if name.startswith(f"repl-{repl_id}-"):
+            for item in pod.get("status", {}).get("containerStatuses", []):
+                if item["name"] == "runner":
+                    reason: str | None = item["state"].get("waiting", {}).get("reason")
+                    return reason
+    return None
 
 
 async def test_two_concurrent_starts_make_one_deployment(

@@ -57,6 +57,7 @@ class PodRun:
     processes: list[asyncio.subprocess.Process] = field(default_factory=list)
     task: asyncio.Task[None] | None = None
     runner_port: int | None = None
+    runner: asyncio.subprocess.Process | None = None
 
 
 def _now() -> str:
@@ -100,6 +101,7 @@ class SimCluster:
         self.faults: list[Fault] = []
         self.missing_images: set[str] = set()
         self.crash_images: set[str] = set()
+        self.crashing_pods: set[str] = set()  # pods whose runner dies from now on
         self.stuck_images: set[str] = set()
         self.broken_storage_for: set[str] = set()  # "init" and/or "ephemeral"
         self.runs: dict[str, PodRun] = {}
@@ -430,7 +432,7 @@ class SimCluster:
         while True:
             port = free_port()
             run.runner_port = port
-            if runner["image"] in self.crash_images:
+            if runner["image"] in self.crash_images or run.name in self.crashing_pods:
                 crashing = {**runner, "command": [sys.executable, "-c", "raise SystemExit(3)"]}
                 process = await self._exec(run, crashing, "runner")
             else:
@@ -440,6 +442,8 @@ class SimCluster:
                 except LookupError as exc:
                     await self._config_error(run, runner, str(exc), "containerStatuses")
                     return
+            run.runner = process
+
             def running(status: dict[str, Any], restarts: int = restarts) -> None:
                 self._statuses(status, "containerStatuses", runner["name"], runner["image"],
                                {"running": {"startedAt": _now()}}, restarts)
@@ -531,6 +535,15 @@ class SimCluster:
         self.runs.clear()
         for job in list(self._jobs):
             job.cancel()
+
+    def crash_runner(self, repl_id: str) -> None:
+        """The REPL's runner dies, and dies again at every restart, until the kubelet gives
+        up (CrashLoopBackOff); the pod and the files in its emptyDir stay."""
+        for name, run in self.runs.items():
+            if name.startswith(f"repl-{repl_id}-"):
+                self.crashing_pods.add(name)
+                if run.runner is not None and run.runner.returncode is None:
+                    run.runner.kill()
 
     def runner_port(self, repl_id: str) -> int | None:
         for name, run in self.runs.items():
