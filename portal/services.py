@@ -166,6 +166,7 @@ def build_runtime(settings: Settings, storage: Storage) -> Runtime:
     return LocalRuntime(
         settings.data_dir / "workspaces", storage,
         portal_url=settings.portal_internal_url or f"http://{host}:{settings.port}",
+        dashboard_url=settings.dashboard_url or "",
         start_timeout=settings.start_timeout, idle_timeout=settings.idle_timeout,
     )
 

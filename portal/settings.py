@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     port: int = Field(8080, ge=1, le=65535, validation_alias="PORT")
     session_secret: str = Field(DEFAULT_SESSION_SECRET, validation_alias="SESSION_SECRET")
     frontend_url: str | None = Field(None, validation_alias="FRONTEND_URL")
+    # The portal's address as browsers reach it; the workspace page links back to it.
+    public_url: str | None = Field(None, validation_alias="DEVEX_PUBLIC_URL")
 
     redis_url: str | None = Field(None, validation_alias="REDIS_URL")
     redis_max_connections: int = Field(64, ge=1, validation_alias="DEVEX_REDIS_MAX_CONNECTIONS")
@@ -99,7 +101,7 @@ class Settings(BaseSettings):
     storage_secret: str = Field("devex-storage", validation_alias="DEVEX_STORAGE_SECRET")
 
     @field_validator("frontend_url", "github_url", "github_api_url", "github_redirect_url",
-                     "portal_internal_url")
+                     "portal_internal_url", "public_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is None or value == "":
@@ -157,6 +159,14 @@ class Settings(BaseSettings):
     def dev_login_enabled(self) -> bool:
         return not self.github_configured and not self.production
 
+    @property
+    def dashboard_url(self) -> str | None:
+        """Where the workspace page links back to. Local workspaces are proxied by the
+        portal, so its own path does; a runner on its own host needs DEVEX_PUBLIC_URL."""
+        if self.public_url:
+            return f"{self.public_url}/dashboard"
+        return "/dashboard" if self.runtime == "local" else None
+
 
 class RunnerSettings(BaseSettings):
     """Settings of `devex runner`, the process inside a workspace."""
@@ -171,6 +181,7 @@ class RunnerSettings(BaseSettings):
     portal_url: str | None = Field(None, validation_alias="DEVEX_PORTAL_URL")
     idle_timeout: float = Field(1800.0, gt=0, validation_alias="DEVEX_IDLE_TIMEOUT")
     shell: str = Field("/bin/bash", validation_alias="DEVEX_SHELL")
+    dashboard_url: str = Field("", validation_alias="DEVEX_DASHBOARD_URL")
 
 
 def load_runner_settings() -> RunnerSettings:

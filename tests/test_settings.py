@@ -28,6 +28,7 @@ from portal.settings import SettingsError, load_settings
         ({"ENVIRONMENT": "production", "SESSION_SECRET": "s" * 40},
          "GITHUB_CLIENT_ID: production needs GitHub sign-in"),
         ({"S3_BUCKET": "b", "S3_ACCESS_KEY": "k"}, "S3_SECRET_KEY: required"),
+        ({"DEVEX_PUBLIC_URL": "devex.example"}, "DEVEX_PUBLIC_URL: Value error, must be an http"),
     ],
 )
 def test_a_wrong_setting_is_named_in_one_line(env: dict[str, str], line: str) -> None:

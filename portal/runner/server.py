@@ -94,7 +94,8 @@ def create_runner_app(settings: RunnerSettings) -> Quart:
                                 samesite="Lax", secure=request.scheme == "https",
                                 max_age=credentials.DEFAULT_TTL)
             return response
-        return await render_template("workspace.html", repl_id=settings.repl_id)
+        return await render_template("workspace.html", repl_id=settings.repl_id,
+                                     dashboard_url=settings.dashboard_url)
 
     @app.websocket(f"{base}/api/v1/repl/ws")
     async def channel() -> None:

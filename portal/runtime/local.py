@@ -65,12 +65,14 @@ class LocalRuntime:
         storage: Storage,
         *,
         portal_url: str,
+        dashboard_url: str,
         start_timeout: float,
         idle_timeout: float,
     ) -> None:
         self.workspaces_dir = workspaces_dir.resolve()
         self.storage = storage
         self.portal_url = portal_url
+        self.dashboard_url = dashboard_url
         self.start_timeout = start_timeout
         self.idle_timeout = idle_timeout
         self._processes: dict[str, asyncio.subprocess.Process] = {}
@@ -102,6 +104,7 @@ class LocalRuntime:
             "DEVEX_PORTAL_URL": self.portal_url,
             "DEVEX_IDLE_TIMEOUT": str(self.idle_timeout),
             "DEVEX_SHELL": spec.template.shell,
+            "DEVEX_DASHBOARD_URL": self.dashboard_url,
         }
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "portal", "runner", env=env, cwd=workspace,

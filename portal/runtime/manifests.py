@@ -108,6 +108,7 @@ def deployment(spec: WorkloadSpec, settings: Settings, start_id: str) -> dict[st
             {"name": "DEVEX_PORTAL_URL", "value": settings.portal_internal_url or ""},
             {"name": "DEVEX_IDLE_TIMEOUT", "value": f"{settings.idle_timeout:g}"},
             {"name": "DEVEX_SHELL", "value": spec.template.shell},
+            {"name": "DEVEX_DASHBOARD_URL", "value": settings.dashboard_url or ""},
         ],
         "readinessProbe": {
             "httpGet": {"path": "/ping", "port": "http"},

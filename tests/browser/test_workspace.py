@@ -30,7 +30,7 @@ async def open_new_repl(browser: Browser, base: str, name: str) -> tuple[Page, s
 
 
 async def answer(page: Page, text: str) -> None:
-    await page.get_by_label(re.compile("name|to")).fill(text)
+    await page.get_by_role("textbox", name=re.compile("name|to")).fill(text)
     await page.get_by_role("button", name="OK").click()
 
 
@@ -64,6 +64,10 @@ async def test_files_and_folders_from_the_tree(
         await workspace.get_by_role("button", name="Delete").click()
         await expect(workspace.get_by_role("treeitem", name="src")).to_have_count(0)
         assert not (root / "src").exists()
+
+        await workspace.get_by_role("link", name="Devex: back to your REPLs").click()
+        await workspace.wait_for_url(f"{base}/dashboard")
+        await expect(workspace.get_by_role("listitem", name="files")).to_be_visible()
 
 
 async def test_the_terminal_follows_the_window_size(

@@ -175,6 +175,8 @@ async def test_every_route_but_ping_needs_the_repls_credential(runner: Runner) -
         assert "HttpOnly" in page.headers["set-cookie"]
         followed = await http.get(f"{runner.base}/")
         assert followed.status_code == 200 and REPL_ID in followed.text
+        # Told no dashboard address, the page offers no link that would lead nowhere.
+        assert '<span class="brand">Devex</span>' in followed.text
 
 
 async def test_the_cookie_opens_the_websocket_only_from_the_workspaces_own_origin(

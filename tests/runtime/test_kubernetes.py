@@ -17,13 +17,18 @@ from tests.support.runner_client import RunnerClient
 async def test_a_round_trip_on_kubernetes_keeps_edits_and_deletions(
     kube_settings: MakeSettings, cluster: Cluster
 ) -> None:
-    async with live_portal(kube_settings()) as base, client_for(base) as client:
+    settings = kube_settings(DEVEX_PUBLIC_URL="https://devex.example.test")
+    async with live_portal(settings) as base, client_for(base) as client:
         await dev_sign_in(client, "alice")
         repl = await new_repl(client)
 
         started = await client.get(f"/api/repl/session/{repl['id']}")
         assert started.status_code == 200, started.text
         session = started.json()
+        async with httpx.AsyncClient(follow_redirects=True) as browser:
+            page = await browser.get(session["url"])
+        assert page.status_code == 200
+        assert 'href="https://devex.example.test/dashboard"' in page.text
         assert session["wsUrl"].startswith(f"ws://127.0.0.1:{cluster.ingress_port}/{repl['id']}/")
         assert cluster.sim.managed(repl["id"]) == sorted([
             f"deployments/repl-{repl['id']}", f"ingresses/repl-{repl['id']}",
