@@ -29,6 +29,14 @@ async def _state(client: httpx.AsyncClient, repl_id: str) -> str:
     return str(next(r["state"] for r in listed if r["id"] == repl_id))
 
 
+async def _wait_for_state(client: httpx.AsyncClient, repl_id: str, state: str,
+                          seconds: float = 15) -> None:
+    # Polled through the API, as a client sees it, rather than watched from inside.
+    async with asyncio.timeout(seconds):
+        while await _state(client, repl_id) != state:  # noqa: ASYNC110
+            await asyncio.sleep(0.1)
+
+
 async def test_starting_while_stopping_answers_409_saying_why(
     make_settings: MakeSettings, redis_url: str
 ) -> None:
@@ -83,13 +91,24 @@ async def test_an_idle_workspace_stops_itself_with_its_files_saved(
         assert (await client.get(f"/api/repl/session/{repl['id']}")).status_code == 200
         workspace = tmp_path / "data" / "workspaces" / repl["id"]
         (workspace / "scratch.txt").write_text("written in the workspace")
-        for _ in range(150):
-            if await _state(client, repl["id"]) == "stopped":
-                break
-            await asyncio.sleep(0.1)
-        assert await _state(client, repl["id"]) == "stopped"
+        await _wait_for_state(client, repl["id"], "stopped")
         saved = tmp_path / "data" / "files" / "alice" / repl["id"] / "scratch.txt"
         assert saved.read_text() == "written in the workspace"
+
+
+async def test_an_open_workspace_connection_is_activity_and_closing_it_starts_the_clock(
+    make_settings: MakeSettings,
+) -> None:
+    async with live_portal(make_settings(DEVEX_IDLE_TIMEOUT=2)) as base, client_for(
+        base
+    ) as client:
+        await dev_sign_in(client, "alice")
+        repl = await _repl(client)
+        session = (await client.get(f"/api/repl/session/{repl['id']}")).json()
+        async with connect(session["wsUrl"]):
+            await asyncio.sleep(5)  # more than twice the idle period, with someone connected
+            assert await _state(client, repl["id"]) == "running"
+        await _wait_for_state(client, repl["id"], "stopped")
 
 
 async def test_deleting_a_running_repl_stops_it_first(
