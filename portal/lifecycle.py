@@ -37,6 +37,7 @@ from portal.runtime.base import (
     RuntimeUnavailable,
     StartFailed,
     StopFailed,
+    WorkloadExists,
     WorkloadSpec,
 )
 from portal.storage import Storage, StorageError
@@ -317,18 +318,24 @@ class Sessions:
 
     async def wait_ready(self, repl: Repl) -> dict[str, str]:
         """Wait for the start under way to finish; answers the running session."""
+        deadline = self.start_timeout + 30
         async with self.hub.listen(repl.id) as queue:
-            deadline = self.start_timeout + 30
-            async with asyncio.timeout(deadline):
-                while True:
-                    session = await self.store.session(repl.id)
-                    state = session.get("state")
-                    if state == "running":
-                        return session
-                    if state in ("failed", None) or state == "stopping":
-                        event = json.loads(session.get("event", "{}"))
-                        raise StartFailedError(event.get("message") or f"the REPL is {state}")
-                    await queue.get()
+            try:
+                async with asyncio.timeout(deadline):
+                    while True:
+                        session = await self.store.session(repl.id)
+                        state = session.get("state")
+                        if state == "running":
+                            return session
+                        if state in ("failed", None) or state == "stopping":
+                            event = json.loads(session.get("event", "{}"))
+                            raise StartFailedError(
+                                event.get("message") or f"the REPL is {state}")
+                        await queue.get()
+            except TimeoutError:
+                # The start itself ends by start_timeout; this is its clean-up hanging.
+                raise StartFailedError(
+                    f"the REPL did not become ready within {deadline:g} s") from None
 
     def _spawn(self, repl_id: str, operation: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.create_task(operation)
@@ -396,15 +403,18 @@ class Sessions:
             reason = _reason(exc, self.start_timeout)
             STARTS.labels("failed").inc()
             log.warning("start of %s failed: %s", repl.id, reason)
-            await asyncio.shield(self._fail(repl.id, op, reason))
+            # What is in the way of a start is not its to remove: it may hold unsaved files.
+            discard = not isinstance(exc, WorkloadExists)
+            await asyncio.shield(self._fail(repl.id, op, reason, discard=discard))
 
     async def _abandon(self, repl_id: str) -> None:
         await self.runtime.discard(repl_id)
         await self.store.end_session(repl_id, progress_event(100, "Stopped", "stopped"))
 
-    async def _fail(self, repl_id: str, op: str, reason: str) -> None:
+    async def _fail(self, repl_id: str, op: str, reason: str, *, discard: bool = True) -> None:
         try:
-            await self.runtime.discard(repl_id)
+            if discard:
+                await self.runtime.discard(repl_id)
         finally:
             await self.store.update_session(
                 repl_id, op, {"state": "failed", "reason": reason},
@@ -499,17 +509,46 @@ class Sessions:
             if repl_id in self._operations:
                 continue
             await self._reconcile_session(repl_id)
-        orphans = await self.runtime.list_workloads() - await self.store.active_sessions()
-        for repl_id in orphans:
-            repl = await self.store.get_repl(repl_id)
-            try:
-                if repl is None:
-                    await self.runtime.discard(repl_id)
-                else:
-                    await self.runtime.stop(repl_id, repl.storage_prefix, _quiet)
-                log.info("stopped unowned workload %s", repl_id)
-            except StopFailed as exc:
-                log.warning("could not save unowned workload %s: %s", repl_id, exc)
+        for repl_id in await self.runtime.list_workloads() - self._operations.keys():
+            op = secrets.token_hex(8)
+            if repl_id in sessions:
+                # A failed start left it: its clean-up failed, or it found this earlier
+                # workload in its way.
+                claimed = await self.store.claim_stop(repl_id, op, only_from="failed")
+                if claimed == "failed":
+                    await self._save_leftover(repl_id, op)
+            elif await self.store.claim_orphan(repl_id, {
+                "state": "stopping", "op": op, "beat": str(time.time()),
+                "event": json.dumps(progress_event(0, "Saving an earlier workspace",
+                                                   "stopping")),
+            }):
+                await self._save_leftover(repl_id, op)
+
+    async def _save_leftover(self, repl_id: str, op: str) -> None:
+        """Save the files of a workload that no live session owns, then remove it. The
+        caller has claimed its session as "stopping" under `op`, so a start meanwhile
+        waits (409) instead of racing the removal. Whether anyone edited its files is
+        unknown, so they are saved, never just discarded."""
+        repl = await self.store.get_repl(repl_id)
+        try:
+            if repl is None:  # the REPL was deleted, and its files with it
+                await self.runtime.discard(repl_id)
+            else:
+                report = self._reporter(repl_id, op, "stopping")
+                await self._beating(repl_id, op,
+                                    self.runtime.stop(repl_id, repl.storage_prefix, report))
+        except _Superseded:
+            return
+        except (StopFailed, RuntimeUnavailable) as exc:
+            log.warning("could not save and remove the leftover workload of %s: %s",
+                        repl_id, exc)
+            # "failed" with a workload: the next pass tries again.
+            await self.store.update_session(repl_id, op, {"state": "failed"}, progress_event(
+                100, f"Saving an earlier workspace failed: {exc}", "failed", failed=True))
+            return
+        log.info("saved and removed the leftover workload of %s", repl_id)
+        await self.store.end_session(repl_id, progress_event(100, "Stopped; files saved",
+                                                             "stopped"))
 
     async def _reconcile_session(self, repl_id: str) -> None:
         session = await self.store.session(repl_id)

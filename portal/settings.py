@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     runner_host: str | None = Field(None, validation_alias="RUNNER_CLUSTER_IP")
     runner_scheme: Literal["http", "https"] = Field("https", validation_alias="DEVEX_RUNNER_SCHEME")
     kube_config_path: Path | None = Field(None, validation_alias="KUBE_CONFIG_PATH")
+    # Every Kubernetes API call gives up after this long: the client library waits for
+    # ever by default, and a hung call would hold a REPL in "starting" or "stopping".
+    kube_request_timeout: float = Field(30.0, gt=0, validation_alias="DEVEX_KUBE_REQUEST_TIMEOUT")
     namespace: str = Field("devex", validation_alias="DEVEX_NAMESPACE",
                            pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
     ingress_class: str | None = Field("nginx", validation_alias="DEVEX_INGRESS_CLASS")

@@ -17,6 +17,15 @@ class StartFailed(Exception):
     """The workload could not come up; the message is the reason, for the owner."""
 
 
+class WorkloadExists(StartFailed):
+    """An earlier workload of the REPL is still there, perhaps with unsaved files: the
+    start made nothing and must remove nothing; reconciliation saves and removes it."""
+
+    def __init__(self) -> None:
+        super().__init__("an earlier workspace of this REPL is still there; its files are "
+                         "being saved first, so try again in a minute")
+
+
 class StopFailed(Exception):
     """The files could not be saved; the workload was left running."""
 
@@ -40,7 +49,8 @@ class Runtime(Protocol):
 
     async def start(self, spec: WorkloadSpec, report: Report) -> dict[str, Any]:
         """Bring the workload up and answer once it is ready, with what is needed to find
-        it again after a portal restart. Raises StartFailed with the reason."""
+        it again after a portal restart. Raises StartFailed with the reason, and
+        WorkloadExists, having touched nothing, when an earlier workload is in the way."""
         ...
 
     async def stop(self, repl_id: str, storage_prefix: str, report: Report) -> None:

@@ -18,6 +18,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
 from kubernetes_asyncio import client, config
 from kubernetes_asyncio.client.exceptions import ApiException
 from kubernetes_asyncio.watch import Watch
@@ -29,6 +30,7 @@ from portal.runtime.base import (
     RuntimeUnavailable,
     StartFailed,
     StopFailed,
+    WorkloadExists,
     WorkloadSpec,
 )
 from portal.settings import Settings
@@ -36,6 +38,9 @@ from portal.settings import Settings
 log = logging.getLogger(__name__)
 
 _WATCH_SECONDS = 240
+# A watch whose connection died without a word must not go silent for every REPL: past
+# the server's own watch timeout, a silent read is a dead connection.
+_WATCH_READ_SECONDS = _WATCH_SECONDS + 30
 _PUSH_TIMEOUT = 300.0
 _IMAGE_FAILURES = frozenset({"ErrImagePull", "ImagePullBackOff", "InvalidImageName",
                              "ErrImageNeverPull"})
@@ -88,9 +93,10 @@ def pod_progress(pod: dict[str, Any]) -> tuple[int, str, bool, str | None]:
 class _Watches:
     """The shared pod and event watches, fanned out to per-REPL listeners."""
 
-    def __init__(self, core: client.CoreV1Api, namespace: str) -> None:
+    def __init__(self, core: client.CoreV1Api, namespace: str, timeout: float) -> None:
         self.core = core
         self.namespace = namespace
+        self.timeout = timeout
         self.pods: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)  # repl -> name -> pod
         self._fanout = Fanout()
         self._tasks: list[asyncio.Task[None]] = []
@@ -136,7 +142,8 @@ class _Watches:
         delay = 0.2
         while True:
             try:
-                listed = await list_call(self.namespace, _preload_content=False, **selectors)
+                listed = await list_call(self.namespace, _preload_content=False,
+                                         _request_timeout=self.timeout, **selectors)
                 body = await listed.json()
                 on_list(body.get("items") or [])
                 version = body["metadata"]["resourceVersion"]
@@ -146,7 +153,10 @@ class _Watches:
                     async with watch.stream(list_call, self.namespace,
                                             resource_version=version,
                                             timeout_seconds=_WATCH_SECONDS,
-                                            allow_watch_bookmarks=True, **selectors) as events:
+                                            allow_watch_bookmarks=True,
+                                            _request_timeout=(self.timeout,
+                                                              _WATCH_READ_SECONDS),
+                                            **selectors) as events:
                         async for event in events:
                             raw = event["raw_object"]
                             if event["type"] == "ERROR":
@@ -194,6 +204,7 @@ class KubernetesRuntime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.namespace = settings.namespace
+        self.timeout = settings.kube_request_timeout
         self._api: client.ApiClient | None = None
         self._watches: _Watches | None = None
         self._lock = asyncio.Lock()
@@ -213,7 +224,8 @@ class KubernetesRuntime:
                     )
                 configuration.retries = 3
                 self._api = client.ApiClient(configuration)
-                self._watches = _Watches(client.CoreV1Api(self._api), self.namespace)
+                self._watches = _Watches(client.CoreV1Api(self._api), self.namespace,
+                                         self.timeout)
                 self._watches.start()
             return self._api
 
@@ -233,10 +245,13 @@ class KubernetesRuntime:
         api = await self._client()
         try:
             await client.CoreV1Api(api).list_namespaced_pod(
-                self.namespace, label_selector=manifests.SELECTOR, limit=1
+                self.namespace, label_selector=manifests.SELECTOR, limit=1,
+                _request_timeout=self.timeout,
             )
         except ApiException as exc:
             raise RuntimeUnavailable(f"Kubernetes API answered {exc.status}") from exc
+        except _TRANSPORT_ERRORS as exc:
+            raise RuntimeUnavailable(self._unreachable(exc)) from exc
 
     # Start
 
@@ -251,19 +266,26 @@ class KubernetesRuntime:
 
         with watches.listen(spec.repl_id) as updates:
             await report(5, "Creating the workspace")
+            timeout = self.timeout
             try:
                 await client.CoreV1Api(api).create_namespaced_secret(
-                    self.namespace, _body(manifests.secret(spec, self.settings)))
+                    self.namespace, _body(manifests.secret(spec, self.settings)),
+                    _request_timeout=timeout)
                 await client.AppsV1Api(api).create_namespaced_deployment(
-                    self.namespace, _body(manifests.deployment(spec, self.settings, start_id)))
+                    self.namespace, _body(manifests.deployment(spec, self.settings, start_id)),
+                    _request_timeout=timeout)
                 await client.CoreV1Api(api).create_namespaced_service(
-                    self.namespace, _body(manifests.service(spec, self.settings)))
+                    self.namespace, _body(manifests.service(spec, self.settings)),
+                    _request_timeout=timeout)
                 await client.NetworkingV1Api(api).create_namespaced_ingress(
-                    self.namespace, _body(manifests.ingress(spec, self.settings)))
+                    self.namespace, _body(manifests.ingress(spec, self.settings)),
+                    _request_timeout=timeout)
             except ApiException as exc:
+                if exc.status == 409:  # an earlier workload's objects, perhaps with files
+                    raise WorkloadExists from exc
                 raise StartFailed(_api_failure("creating the workspace", exc)) from exc
-            except (OSError, TimeoutError) as exc:
-                raise StartFailed(f"the Kubernetes API cannot be reached ({exc})") from exc
+            except _TRANSPORT_ERRORS as exc:
+                raise StartFailed(self._unreachable(exc)) from exc
             await report(10, "Workspace requested")
             last = 10
             pod = next((p for p in watches.pods_of(spec.repl_id) if ours(p)), None)
@@ -312,11 +334,12 @@ class KubernetesRuntime:
         with watches.listen(repl_id) as updates:
             try:
                 await client.CoreV1Api(api).patch_namespaced_pod_ephemeralcontainers(
-                    pod["metadata"]["name"], self.namespace, body)
+                    pod["metadata"]["name"], self.namespace, body,
+                    _request_timeout=self.timeout)
             except ApiException as exc:
                 raise StopFailed(_api_failure("adding the file push", exc)) from exc
-            except (OSError, TimeoutError) as exc:
-                raise StopFailed(f"the Kubernetes API cannot be reached ({exc})") from exc
+            except _TRANSPORT_ERRORS as exc:
+                raise StopFailed(self._unreachable(exc)) from exc
             try:
                 async with asyncio.timeout(_PUSH_TIMEOUT):
                     current = watches.pods.get(repl_id, {}).get(pod["metadata"]["name"], pod)
@@ -339,19 +362,25 @@ class KubernetesRuntime:
     async def discard(self, repl_id: str) -> None:
         api = await self._client()
         name = manifests.object_name(repl_id)
+        # The Deployment goes last: whatever a removal that fails part-way leaves behind
+        # then includes it, and reconciliation, which finds workloads by their
+        # Deployments, removes the rest.
         deletions = [
             client.NetworkingV1Api(api).delete_namespaced_ingress,
             client.CoreV1Api(api).delete_namespaced_service,
-            client.AppsV1Api(api).delete_namespaced_deployment,
             client.CoreV1Api(api).delete_namespaced_secret,
+            client.AppsV1Api(api).delete_namespaced_deployment,
         ]
         for delete in deletions:
             try:
-                await delete(name, self.namespace, propagation_policy="Foreground")
+                await delete(name, self.namespace, propagation_policy="Foreground",
+                             _request_timeout=self.timeout)
             except ApiException as exc:
                 if exc.status != 404:
                     raise RuntimeUnavailable(_api_failure("removing the workspace", exc)) \
                         from exc
+            except _TRANSPORT_ERRORS as exc:
+                raise RuntimeUnavailable(self._unreachable(exc)) from exc
 
     async def is_running(self, repl_id: str, handle: dict[str, Any]) -> bool:
         watches = await self._watching()
@@ -359,10 +388,22 @@ class KubernetesRuntime:
 
     async def list_workloads(self) -> set[str]:
         api = await self._client()
-        listed = await client.AppsV1Api(api).list_namespaced_deployment(
-            self.namespace, label_selector=manifests.SELECTOR)
+        try:
+            listed = await client.AppsV1Api(api).list_namespaced_deployment(
+                self.namespace, label_selector=manifests.SELECTOR,
+                _request_timeout=self.timeout)
+        except ApiException as exc:
+            raise RuntimeUnavailable(_api_failure("listing the workspaces", exc)) from exc
+        except _TRANSPORT_ERRORS as exc:
+            raise RuntimeUnavailable(self._unreachable(exc)) from exc
         return {item.metadata.labels[manifests.REPL_LABEL] for item in listed.items
                 if item.metadata.labels and manifests.REPL_LABEL in item.metadata.labels}
+
+
+    def _unreachable(self, exc: BaseException) -> str:
+        if isinstance(exc, TimeoutError):
+            return f"the Kubernetes API did not answer within {self.timeout:g} s"
+        return f"the Kubernetes API cannot be reached ({type(exc).__name__}: {exc})"
 
 
 def _holds_files(pod: dict[str, Any]) -> bool:
@@ -380,6 +421,10 @@ def _ephemeral_exit(pod: dict[str, Any], name: str) -> int | None:
             if terminated is not None:
                 return int(terminated.get("exitCode", 1))
     return None
+
+
+# What a call can fail with short of an answer from the API server.
+_TRANSPORT_ERRORS = (OSError, TimeoutError, aiohttp.ClientError)
 
 
 def _body(manifest: dict[str, Any]) -> Any:

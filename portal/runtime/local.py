@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx2 as httpx
 
-from portal.runtime.base import Report, StartFailed, StopFailed, WorkloadSpec
+from portal.runtime.base import Report, StartFailed, StopFailed, WorkloadExists, WorkloadSpec
 from portal.storage import Storage, StorageError
 from portal.sync import pull, push
 
@@ -86,7 +86,8 @@ class LocalRuntime:
 
     async def start(self, spec: WorkloadSpec, report: Report) -> dict[str, Any]:
         workspace = self.workspace(spec.repl_id)
-        await asyncio.to_thread(self._fresh_dir, workspace)
+        if not await asyncio.to_thread(self._claim_dir, workspace):
+            raise WorkloadExists
         await report(20, "Pulling your files")
         try:
             await pull(self.storage, spec.storage_prefix, workspace)
@@ -126,10 +127,15 @@ class LocalRuntime:
         return handle
 
     @staticmethod
-    def _fresh_dir(workspace: Path) -> None:
-        if workspace.exists():
-            shutil.rmtree(workspace)
-        workspace.mkdir(parents=True)
+    def _claim_dir(workspace: Path) -> bool:
+        """Make the workspace folder; False if one is there already: it belongs to an
+        earlier workload whose files may not be saved yet."""
+        workspace.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            workspace.mkdir()
+        except FileExistsError:
+            return False
+        return True
 
     async def _answers(self, port: int) -> bool:
         try:

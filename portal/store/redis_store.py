@@ -128,13 +128,24 @@ redis.call('SADD', KEYS[4], ARGV[1])
 return 'claimed'
 """
 
-# A stop moves a session to "stopping" from any state but "stopping"; answers the
-# state found ("absent" when there is no session).
+# A stop moves a session to "stopping" from any state but "stopping" (or, given ARGV[2],
+# only from that state); answers the state found ("absent" when there is no session).
 _CLAIM_STOP = """
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return 'absent' end
-if state ~= 'stopping' then redis.call('HSET', KEYS[1], 'state', 'stopping', 'op', ARGV[1]) end
+if state ~= 'stopping' and (ARGV[2] == '' or state == ARGV[2]) then
+  redis.call('HSET', KEYS[1], 'state', 'stopping', 'op', ARGV[1])
+end
 return state
+"""
+
+# Reconciliation takes over a workload that has no session by giving it one, in state
+# "stopping", only if there is still none: a start made meanwhile keeps its workload.
+_CLAIM_ORPHAN = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('SADD', KEYS[2], ARGV[1])
+return 1
 """
 
 # Progress lands only while the operation that writes it still owns the session, so a
@@ -179,6 +190,11 @@ def _texts(value: Any) -> dict[str, str]:
     return cast(dict[str, str], value)
 
 
+def _flat(fields: dict[str, str]) -> list[str]:
+    """A hash's fields as the flat name, value, ... list that HSET takes in a script."""
+    return [item for pair in fields.items() for item in pair]
+
+
 def _repl_from_hash(values: dict[str, str]) -> Repl | None:
     if not values:
         return None
@@ -192,6 +208,7 @@ class RedisStore:
         self._list_repls = redis.register_script(_LIST_REPLS)
         self._claim_start = redis.register_script(_CLAIM_START)
         self._claim_stop = redis.register_script(_CLAIM_STOP)
+        self._claim_orphan = redis.register_script(_CLAIM_ORPHAN)
         self._publish = redis.register_script(_PUBLISH)
         self._beat = redis.register_script(_BEAT)
 
@@ -206,12 +223,10 @@ class RedisStore:
 
     async def add_repl(self, repl: Repl, limit: int) -> bool:
         """Record a new REPL; False (and nothing written) when the owner is at `limit`."""
-        fields: list[str] = []
-        for attr, key in _REPL_FIELDS.items():
-            fields += [key, getattr(repl, attr)]
+        fields = {key: getattr(repl, attr) for attr, key in _REPL_FIELDS.items()}
         created = await self._create_repl(
             keys=[user_repls_key(repl.owner_id), repl_meta_key(repl.id)],
-            args=[limit, repl.id, *fields],
+            args=[limit, repl.id, *_flat(fields)],
         )
         return bool(created)
 
@@ -245,19 +260,25 @@ class RedisStore:
                           max_active: int = 1 << 30, max_starting: int = 1 << 30) -> str:
         """Claim the session for a start: answers "claimed", the state of the session
         already there, "user-limit" or "busy"."""
-        flat: list[str] = []
-        for key, value in fields.items():
-            flat += [key, value]
         found = await self._claim_start(
             keys=[active_session_key(repl_id), ACTIVE_SESSIONS, user_repls_key(owner_id),
                   STARTING_SESSIONS],
-            args=[repl_id, max_active, max_starting, *flat],
+            args=[repl_id, max_active, max_starting, *_flat(fields)],
         )
         return str(found)
 
-    async def claim_stop(self, repl_id: str, op: str) -> str:
-        found = await self._claim_stop(keys=[active_session_key(repl_id)], args=[op])
+    async def claim_stop(self, repl_id: str, op: str, only_from: str = "") -> str:
+        """Move the session to "stopping" under `op` (only from state `only_from`, when
+        given); answers the state found."""
+        found = await self._claim_stop(keys=[active_session_key(repl_id)],
+                                       args=[op, only_from])
         return str(found)
+
+    async def claim_orphan(self, repl_id: str, fields: dict[str, str]) -> bool:
+        """Give a workload with no session a session of `fields`; False if it has one."""
+        claimed = await self._claim_orphan(
+            keys=[active_session_key(repl_id), ACTIVE_SESSIONS], args=[repl_id, *_flat(fields)])
+        return bool(claimed)
 
     async def session(self, repl_id: str) -> dict[str, str]:
         return _texts(await self.redis.hgetall(active_session_key(repl_id)))
@@ -269,12 +290,9 @@ class RedisStore:
                              event: dict[str, Any]) -> bool:
         """Record and publish a progress event, if `op` still owns the session."""
         payload = json.dumps(event)
-        flat = ["event", payload]
-        for key, value in fields.items():
-            flat += [key, value]
         done = await self._publish(
             keys=[active_session_key(repl_id), events_channel(repl_id)],
-            args=[op, payload, *flat],
+            args=[op, payload, "event", payload, *_flat(fields)],
         )
         return bool(done)
 

@@ -10,6 +10,7 @@ import httpx2 as httpx
 from tests.conftest import MakeSettings
 from tests.runtime.conftest import Cluster
 from tests.support.clients import client_for, dev_sign_in, new_repl
+from tests.support.kube_sim import Fault
 from tests.support.live import live_portal
 from tests.support.runner_client import RunnerClient
 
@@ -127,8 +128,6 @@ async def test_a_start_that_never_becomes_ready_times_out(
 async def test_an_api_error_while_creating_cleans_up_what_was_made(
     kube_settings: MakeSettings, cluster: Cluster
 ) -> None:
-    from tests.support.kube_sim import Fault
-
     cluster.sim.faults.append(Fault("create", "services", status=500))
     async with live_portal(kube_settings()) as base, client_for(base) as client:
         await dev_sign_in(client, "alice")
@@ -211,8 +210,6 @@ def _runner_waiting(cluster: Cluster, repl_id: str) -> str | None:
 async def test_two_concurrent_starts_make_one_deployment(
     kube_settings: MakeSettings, cluster: Cluster
 ) -> None:
-    import asyncio
-
     async with live_portal(kube_settings()) as base, client_for(base) as client:
         await dev_sign_in(client, "alice")
         repl = await new_repl(client)
@@ -236,7 +233,7 @@ async def test_a_stop_during_a_start_cancels_it_and_cleans_up(
         for _ in range(100):
             if cluster.sim.count("create", "ingresses"):
                 break
-            await __import__("asyncio").sleep(0.05)
+            await asyncio.sleep(0.05)
         stopped = await client.delete(f"/api/repl/session/{repl['id']}")
         assert stopped.status_code == 200, stopped.text
         assert cluster.sim.managed(repl["id"]) == []
@@ -246,19 +243,42 @@ async def test_a_stop_during_a_start_cancels_it_and_cleans_up(
 async def test_the_kubernetes_api_timing_out_during_a_start(
     kube_settings: MakeSettings, cluster: Cluster
 ) -> None:
-    from tests.support.kube_sim import Fault
-
     cluster.sim.faults.append(Fault("create", "deployments", hang=30))
-    async with live_portal(kube_settings(DEVEX_START_TIMEOUT=6)) as base, client_for(
-        base
-    ) as client:
+    settings = kube_settings(DEVEX_START_TIMEOUT=20, DEVEX_KUBE_REQUEST_TIMEOUT=2)
+    async with live_portal(settings) as base, client_for(base) as client:
         await dev_sign_in(client, "alice")
-        repl = (await client.post("/api/repl/new", json={"template": "python",
-                                                         "replName": "k"})).json()
+        repl = await new_repl(client)
         failed = await client.get(f"/api/repl/session/{repl['id']}")
         assert failed.status_code == 502
-        assert "did not become ready within 6 s" in failed.json()["error"]
+        assert "the Kubernetes API did not answer within 2 s" in failed.json()["error"]
         assert cluster.sim.managed(repl["id"]) == []
         cluster.sim.faults.clear()
+        assert (await client.get(f"/api/repl/session/{repl['id']}")).status_code == 200
+        await client.delete(f"/api/repl/session/{repl['id']}")
+
+
+async def test_a_hung_api_during_clean_up_still_ends_the_start_and_leaves_nothing(
+    kube_settings: MakeSettings, cluster: Cluster
+) -> None:
+    # The start times out, then removing its Deployment hangs: the owner still gets the
+    # reason promptly, and once the API answers again reconciliation removes what is left.
+    cluster.sim.stuck_images.add("devex-runner-python:latest")
+    cluster.sim.faults.append(Fault("delete", "deployments", hang=120))
+    settings = kube_settings(DEVEX_START_TIMEOUT=5, DEVEX_KUBE_REQUEST_TIMEOUT=1,
+                             DEVEX_RECONCILE_INTERVAL=0.5)
+    async with live_portal(settings) as base, client_for(base) as client:
+        await dev_sign_in(client, "alice")
+        repl = await new_repl(client)
+        assert "did not become ready within 5 s" in await _failed_start(client, repl["id"])
+        assert cluster.sim.objects[("apps", "deployments")], "the hung delete left it"
+
+        for _ in range(200):
+            if [r["state"] for r in (await client.get("/api/repl")).json()] == ["stopped"]:
+                break
+            await asyncio.sleep(0.1)
+        assert [r["state"] for r in (await client.get("/api/repl")).json()] == ["stopped"]
+        assert cluster.sim.managed(repl["id"]) == []
+
+        cluster.sim.stuck_images.clear()
         assert (await client.get(f"/api/repl/session/{repl['id']}")).status_code == 200
         await client.delete(f"/api/repl/session/{repl['id']}")

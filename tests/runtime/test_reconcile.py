@@ -4,16 +4,18 @@ workload nobody owns is stopped with its files saved."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
 from pathlib import Path
 
+import httpx2 as httpx
 import redis.asyncio as aioredis
 
 from tests.conftest import MakeSettings
 from tests.runtime.conftest import Cluster
-from tests.support.clients import client_for, dev_sign_in
+from tests.support.clients import client_for, dev_sign_in, new_repl
 from tests.support.live import live_portal
 from tests.support.runner_client import RunnerClient
 
@@ -55,7 +57,7 @@ async def test_local_workloads_are_adopted_cleared_or_saved_after_a_restart(
             states = {r["id"]: r["state"] for r in (await client.get("/api/repl")).json()}
             if states[ids[1]] == "stopped" and not (tmp_path / "data/workspaces" / ids[2]).exists():
                 break
-            await __import__("asyncio").sleep(0.1)
+            await asyncio.sleep(0.1)
         assert states == {ids[0]: "running", ids[1]: "stopped", ids[2]: "stopped"}
         adopted = await client.get(f"/api/repl/session/{ids[0]}")
         assert adopted.status_code == 200
@@ -82,8 +84,6 @@ async def test_kubernetes_workloads_are_adopted_cleared_or_saved_after_a_restart
         for url, text in zip(urls, ("adopted\n", "gone\n", "orphaned\n"), strict=True):
             await _edit(url, text)
     # While the portal is down, one workload is deleted and one session is lost.
-    import httpx2 as httpx
-
     async with httpx.AsyncClient() as api:
         gone = await api.delete(f"http://127.0.0.1:{cluster.api_port}/apis/apps/v1/namespaces/"
                                 f"devex/deployments/repl-{ids[1]}")
@@ -95,7 +95,7 @@ async def test_kubernetes_workloads_are_adopted_cleared_or_saved_after_a_restart
             states = {r["id"]: r["state"] for r in (await client.get("/api/repl")).json()}
             if states[ids[1]] == "stopped" and not cluster.sim.managed(ids[2]):
                 break
-            await __import__("asyncio").sleep(0.1)
+            await asyncio.sleep(0.1)
         assert states == {ids[0]: "running", ids[1]: "stopped", ids[2]: "stopped"}
         assert cluster.sim.managed(ids[1]) == []
         assert cluster.sim.managed(ids[2]) == []
@@ -108,3 +108,37 @@ async def test_kubernetes_workloads_are_adopted_cleared_or_saved_after_a_restart
         assert (await runner.ask("fetchContent", {"path": "/main.py"}))["content"] == "orphaned\n"
         await runner.close()
         await client.delete(f"/api/repl/session/{ids[2]}")
+
+
+async def test_a_start_never_removes_an_earlier_workspace_with_unsaved_files(
+    make_settings: MakeSettings, redis_url: str, tmp_path: Path
+) -> None:
+    # Reconciliation runs at start-up only, so the second start meets the earlier runner.
+    settings = make_settings(DEVEX_RECONCILE_INTERVAL=3600)
+    workspace = tmp_path / "data" / "workspaces"
+    async with live_portal(settings) as base, client_for(base) as client:
+        await dev_sign_in(client, "alice")
+        cookies = dict(client.cookies)
+        repl = await new_repl(client)
+        await _edit((await client.get(f"/api/repl/session/{repl['id']}")).json()["wsUrl"],
+                    "not saved yet\n")
+        await _forget_session(redis_url, repl["id"])
+
+        refused = await client.get(f"/api/repl/session/{repl['id']}")
+        assert refused.status_code == 502
+        assert "an earlier workspace of this REPL is still there" in refused.json()["error"]
+        assert (workspace / repl["id"] / "main.py").read_text() == "not saved yet\n"
+
+    # The next reconciliation saves the earlier workspace, then removes it.
+    async with live_portal(settings) as base, client_for(base, cookies=cookies) as client:
+        for _ in range(100):
+            if (await client.get("/api/repl")).json()[0]["state"] == "stopped":
+                break
+            await asyncio.sleep(0.1)
+        assert not (workspace / repl["id"]).exists()
+        again = (await client.get(f"/api/repl/session/{repl['id']}")).json()
+        runner = await RunnerClient.open(again["wsUrl"])
+        assert (await runner.ask("fetchContent", {"path": "/main.py"}))["content"] == (
+            "not saved yet\n")
+        await runner.close()
+        await client.delete(f"/api/repl/session/{repl['id']}")

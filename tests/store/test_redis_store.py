@@ -103,3 +103,32 @@ async def test_only_the_owning_operation_beats_or_publishes(redis_url: str) -> N
     session = await store.session("r1")
     assert (session["state"], session["op"], session["beat"]) == ("stopping", "S", "2.0")
     await store.close()
+
+
+async def test_a_stop_claimed_only_from_failed_leaves_any_other_state_alone(
+    redis_url: str,
+) -> None:
+    store = RedisStore(connect(redis_url, 4, 5.0))
+    await store.claim_start("r2", "u", {"state": "starting", "op": "A"})
+    assert await store.claim_stop("r2", "S", only_from="failed") == "starting"
+    assert (await store.session("r2"))["op"] == "A"
+
+    assert await store.update_session("r2", "A", {"state": "failed"}, {"state": "failed"})
+    assert await store.claim_stop("r2", "S", only_from="failed") == "failed"
+    session = await store.session("r2")
+    assert (session["state"], session["op"]) == ("stopping", "S")
+    await store.close()
+
+
+async def test_an_orphan_is_claimed_only_while_it_has_no_session(redis_url: str) -> None:
+    store = RedisStore(connect(redis_url, 4, 5.0))
+    stopping = {"state": "stopping", "op": "R"}
+    assert await store.claim_orphan("r3", stopping)
+    assert await store.active_sessions() >= {"r3"}
+    assert not await store.claim_orphan("r3", {"state": "stopping", "op": "R2"})
+    assert (await store.session("r3"))["op"] == "R"
+
+    await store.claim_start("r4", "u", {"state": "starting", "op": "A"})
+    assert not await store.claim_orphan("r4", stopping)
+    assert (await store.session("r4"))["state"] == "starting"
+    await store.close()
