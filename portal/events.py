@@ -21,6 +21,9 @@ from portal.store.redis_store import EVENTS_PATTERN
 log = logging.getLogger(__name__)
 
 _PREFIX = EVENTS_PATTERN.removesuffix("*")
+# Handed to every listener after the subscription was lost and is back: pub/sub keeps
+# nothing for absent subscribers, so whatever happened meanwhile must be read again.
+RESYNC: dict[str, Any] = {"resync": True}
 
 
 def progress_event(
@@ -63,14 +66,20 @@ class EventHub:
     async def _pump(self) -> None:
         delay = 0.1
         while True:
-            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            pubsub = self.redis.pubsub()
             try:
                 await pubsub.psubscribe(EVENTS_PATTERN)
-                self._subscribed.set()
-                delay = 0.1
                 async for message in pubsub.listen():
-                    if message.get("type") == "pmessage":
+                    kind = message.get("type")
+                    if kind == "pmessage":
                         self._deliver(message["channel"], message["data"])
+                    elif kind == "psubscribe":
+                        # redis-py resubscribes by itself after a lost connection, and
+                        # its confirmation is the only sign of it.
+                        if self._subscribed.is_set():
+                            self._fanout.publish_all(RESYNC)
+                        self._subscribed.set()
+                        delay = 0.1
             except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
                 log.warning("event subscription lost (%s); resubscribing", type(exc).__name__)
                 await asyncio.sleep(delay)
@@ -86,5 +95,6 @@ class EventHub:
 
     @contextlib.asynccontextmanager
     async def listen(self, repl_id: str) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
+        """A queue of the REPL's events, with RESYNC where some may have been missed."""
         with self._fanout.listen(repl_id) as queue:
             yield queue

@@ -25,6 +25,10 @@ class Fanout:
         for queue in self._listeners.get(key, ()):
             queue.put_nowait(item)
 
+    def publish_all(self, item: dict[str, Any]) -> None:
+        for key in self._listeners:
+            self.publish(key, item)
+
     @contextlib.contextmanager
     def listen(self, key: str) -> Iterator[asyncio.Queue[dict[str, Any]]]:
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()

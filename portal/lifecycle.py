@@ -28,7 +28,7 @@ from portal.errors import (
     TooMany,
     Unavailable,
 )
-from portal.events import EventHub, progress_event
+from portal.events import RESYNC, EventHub, progress_event
 from portal.metrics import IDLE_STOPS, START_SECONDS, STARTS, STOPS
 from portal.models import Repl, ReplView, Template, User
 from portal.runtime.base import (
@@ -289,7 +289,8 @@ class Sessions:
         async with self.hub.listen(repl.id) as queue:
             yield await self.current_event(repl.id)
             while True:
-                yield await queue.get()
+                event = await queue.get()
+                yield await self.current_event(repl.id) if event is RESYNC else event
 
     # Start
 
