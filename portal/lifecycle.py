@@ -11,7 +11,7 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncGenerator, AsyncIterator, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -160,7 +160,8 @@ class Lifecycle:
 
     async def list_repls(self, user: User) -> list[ReplView]:
         listed = await self.store.list_repls(user.id)
-        views = [ReplView(repl=repl, state=state or "stopped") for repl, state in listed]
+        views = [ReplView(repl=repl, state=state or "stopped", event=event)
+                 for repl, state, event in listed]
         return sorted(views, key=lambda view: view.repl.created_at)
 
     async def owned_repl(self, user: User, repl_id: str) -> Repl:
@@ -197,7 +198,7 @@ class Lifecycle:
         """The REPL as its owner sees it now, with its latest progress event."""
         repl = await self.owned_repl(user, repl_id)
         event = await self.sessions.current_event(repl.id)
-        return ReplView(repl=repl, state=str(event["state"])), event
+        return ReplView(repl=repl, state=str(event["state"]), event=event), event
 
     async def open_url(self, user: User, repl_id: str, portal_base: str) -> str:
         """The workspace page's address with a fresh credential, for a running REPL."""
@@ -284,7 +285,7 @@ class Sessions:
             return event
         return progress_event(100, "Stopped", "stopped")
 
-    async def watch(self, repl: Repl) -> AsyncIterator[dict[str, Any]]:
+    async def watch(self, repl: Repl) -> AsyncGenerator[dict[str, Any], None]:
         """The current state, then every event as it happens."""
         async with self.hub.listen(repl.id) as queue:
             yield await self.current_event(repl.id)
@@ -447,11 +448,18 @@ class Sessions:
         try:
             await report(0, "Stop requested")
             await self.runtime.stop(repl.id, repl.storage_prefix, report)
-        except StopFailed as exc:
+        except _Superseded:
+            return  # another process took the stop over
+        except Exception as exc:  # whatever went wrong, the owner sees it and can retry
+            if isinstance(exc, StopFailed | RuntimeUnavailable):
+                reason = str(exc)
+            else:
+                log.exception("stop of %s failed", repl.id)
+                reason = f"unexpected error ({type(exc).__name__})"
             STOPS.labels("failed").inc()
             await self.store.update_session(
                 repl.id, op, {"state": "running"},
-                progress_event(100, f"{exc}; the REPL keeps running, try stopping again",
+                progress_event(100, f"{reason}; the REPL keeps running, try stopping again",
                                "running", failed=True),
             )
             return

@@ -38,6 +38,7 @@ class ReplView:
 
     repl: Repl
     state: str  # "stopped" when there is no active session
+    event: dict[str, Any] | None = None  # the session's latest progress event
 
     @property
     def is_active(self) -> bool:

@@ -38,7 +38,7 @@ async def test_a_watcher_catches_up_on_what_it_missed_while_the_subscription_was
         assert (await anext(watcher))["state"] == "starting"
 
         # Cut the hub's subscription, and make the REPL ready before it is back.
-        await store.redis.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
+        await store.redis.client_kill_filter(_type="pubsub")
         ready = progress_event(100, "Your REPL is ready", "running", ready=True)
         assert await store.update_session(REPL.id, "A", {"state": "running"}, ready)
 

@@ -8,10 +8,25 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TypeVar
 
 from portal.storage.base import FileInfo, StorageError, check_key, check_prefix, run_all
+
+T = TypeVar("T")
+
+
+async def _on_disk(what: str, work: Callable[[], T]) -> T:
+    """Run file system work in a thread. Its failures (a full disk, a permission, a file
+    where a folder should be) are StorageError naming `what`, as the contract says, so
+    that a stop that cannot save reports it like any other storage failure."""
+    try:
+        return await asyncio.to_thread(work)
+    except FileNotFoundError:
+        raise StorageError(f"no file at {what!r}") from None
+    except OSError as exc:
+        raise StorageError(f"{what}: {exc.strerror or exc}") from exc
 
 
 def _md5(path: Path) -> str:
@@ -59,19 +74,15 @@ class LocalStorage:
                     found[rel] = FileInfo(size=path.stat().st_size, md5=_md5(path))
             return found
 
-        return await asyncio.to_thread(scan)
+        return await _on_disk(prefix, scan)
 
     async def read(self, key: str) -> bytes:
-        path = self._path(key)
-        try:
-            return await asyncio.to_thread(path.read_bytes)
-        except FileNotFoundError:
-            raise StorageError(f"no file at {key!r}") from None
+        return await _on_disk(key, self._path(key).read_bytes)
 
     async def write(self, key: str, data: bytes) -> None:
         path = self._path(key)
         async with self._limit:
-            await asyncio.to_thread(write_atomically, path, data)
+            await _on_disk(key, lambda: write_atomically(path, data))
 
     async def delete(self, keys: Iterable[str]) -> None:
         paths = [self._path(key) for key in keys]
@@ -81,7 +92,7 @@ class LocalStorage:
                 path.unlink(missing_ok=True)
                 _prune_empty_parents(path.parent, self.root)
 
-        await asyncio.to_thread(remove)
+        await _on_disk(f"deleting {len(paths)} files", remove)
 
     async def delete_prefix(self, prefix: str) -> int:
         base = self._dir(prefix)
@@ -94,16 +105,18 @@ class LocalStorage:
             _prune_empty_parents(base.parent, self.root)
             return count
 
-        return await asyncio.to_thread(remove)
+        return await _on_disk(prefix, remove)
 
     async def copy_prefix(self, source: str, target: str) -> int:
         files = await self.list_files(source)
         source_dir, target_dir = self._dir(source), self._dir(target)
 
+        def copy(rel: str) -> None:
+            write_atomically(target_dir / rel, (source_dir / rel).read_bytes())
+
         async def copy_one(rel: str) -> None:
             async with self._limit:
-                data = await asyncio.to_thread((source_dir / rel).read_bytes)
-                await asyncio.to_thread(write_atomically, target_dir / rel, data)
+                await _on_disk(target + rel, lambda: copy(rel))
 
         await run_all(copy_one(rel) for rel in files)
         return len(files)
@@ -114,10 +127,7 @@ class LocalStorage:
             if not os.access(self.root, os.W_OK | os.X_OK):
                 raise StorageError(f"storage directory {self.root} is not writable")
 
-        try:
-            await asyncio.to_thread(probe)
-        except OSError as exc:
-            raise StorageError(f"storage directory {self.root}: {exc.strerror}") from exc
+        await _on_disk(f"storage directory {self.root}", probe)
 
     async def close(self) -> None:
         return None

@@ -91,13 +91,16 @@ return 1
 """
 
 
-# Reads the metadata and session state of every REPL in a user's set. The keys it reads
-# are derived from the set, so this suits a single Redis (or one with all keys together).
+# Reads the metadata, session state and latest progress event of every REPL in a user's
+# set. The keys it reads are derived from the set, so this suits a single Redis (or one
+# with all keys together).
 _LIST_REPLS = """
 local replies = {}
 for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   table.insert(replies, redis.call('HGETALL', 'replMeta:' .. id))
-  table.insert(replies, redis.call('HGET', 'activeSession:' .. id, 'state') or '')
+  local session = redis.call('HMGET', 'activeSession:' .. id, 'state', 'event')
+  table.insert(replies, session[1] or '')
+  table.insert(replies, session[2] or '')
 end
 return replies
 """
@@ -236,15 +239,18 @@ class RedisStore:
     async def get_repl(self, repl_id: str) -> Repl | None:
         return _repl_from_hash(_texts(await self.redis.hgetall(repl_meta_key(repl_id))))
 
-    async def list_repls(self, user_id: str) -> list[tuple[Repl, str | None]]:
-        """The user's REPLs with their session state, in one round trip: listing is the
-        most frequent request, and each round trip costs more than the rest of it."""
+    async def list_repls(
+        self, user_id: str
+    ) -> list[tuple[Repl, str | None, dict[str, Any] | None]]:
+        """The user's REPLs with their session state and latest progress event, in one
+        round trip: listing is the most frequent request, and each round trip costs more
+        than the rest of it."""
         replies: list[Any] = await self._list_repls(keys=[user_repls_key(user_id)])
         listed = []
-        for meta, state in zip(replies[::2], replies[1::2], strict=True):
+        for meta, state, event in zip(replies[::3], replies[1::3], replies[2::3], strict=True):
             repl = _repl_from_hash(_texts(dict(zip(meta[::2], meta[1::2], strict=True))))
             if repl is not None:
-                listed.append((repl, state or None))
+                listed.append((repl, state or None, json.loads(event) if event else None))
         return sorted(listed, key=lambda item: item[0].id)
 
     async def remove_repl(self, repl: Repl) -> None:

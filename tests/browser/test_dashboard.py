@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from pathlib import Path
 
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
@@ -179,3 +180,37 @@ async def test_a_form_posted_from_another_site_is_refused(
     finally:
         stop.set()
         await server
+
+
+async def test_a_stop_that_cannot_save_says_why_and_can_be_tried_again(
+    browser: Browser, make_settings: MakeSettings, tmp_path: Path
+) -> None:
+    async with live_portal(make_settings()) as base:
+        page = await browser.new_page()
+        await sign_in(page, base, "alice")
+        await create(page, "fragile")
+        row = page.get_by_role("listitem", name="fragile")
+        await page.get_by_role("button", name="Start fragile").click()
+        await expect(page.get_by_role("link", name="Open fragile")).to_be_visible(timeout=30000)
+
+        # A file takes the place of the REPL's folder in storage, so saving fails.
+        repl_id = await row.get_attribute("data-repl-id")
+        stored = tmp_path / "data" / "files" / "alice" / str(repl_id)
+        moved = stored.with_name("moved-away")
+        stored.rename(moved)
+        stored.write_text("in the way")
+        await page.get_by_role("button", name="Stop fragile").click()
+        reason = row.get_by_role("alert")
+        await expect(reason).to_contain_text("could not save the files", timeout=30000)
+        await expect(reason).to_contain_text("the REPL keeps running, try stopping again")
+        await expect(row.get_by_role("status")).to_have_text("running")
+        await page.reload()
+        await expect(reason).to_contain_text("the REPL keeps running")
+        await page.screenshot(path=screenshot_path("dashboard-stop-failed"))
+
+        stored.unlink()
+        moved.rename(stored)
+        await page.get_by_role("button", name="Stop fragile").click()
+        await expect(row.get_by_role("status")).to_have_text("stopped", timeout=30000)
+        await expect(reason).to_have_count(0)
+        assert (stored / "main.py").read_text().startswith('"""Your Devex REPL.')

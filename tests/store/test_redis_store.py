@@ -44,7 +44,7 @@ async def test_listing_takes_one_round_trip_however_many_repls(redis_url: str) -
     CountingConnection.sends = 0
     listed = await store.list_repls("42")
     assert CountingConnection.sends == 1
-    assert [r.id for r, _ in listed] == [f"{n:016x}" for n in range(40)]
+    assert [r.id for r, _, _ in listed] == [f"{n:016x}" for n in range(40)]
     await store.close()
 
 
