@@ -418,10 +418,14 @@ class Sessions:
             if discard:
                 await self.runtime.discard(repl_id)
         finally:
-            await self.store.update_session(
+            recorded = await self.store.update_session(
                 repl_id, op, {"state": "failed", "reason": reason},
                 progress_event(100, f"Start failed: {reason}", "failed", failed=True),
             )
+        if not recorded and await self.store.session_state(repl_id) == "stopping":
+            # A stop on another portal process claimed the session while this start was
+            # stuck; it cannot cancel the start, so it waits for the start to end it.
+            await self.store.end_session(repl_id, progress_event(100, "Stopped", "stopped"))
 
     # Stop
 

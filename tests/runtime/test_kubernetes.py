@@ -4,8 +4,10 @@ the real runner and sync commands against moto's S3 server."""
 from __future__ import annotations
 
 import asyncio
+import json
 
 import httpx2 as httpx
+import redis.asyncio as aioredis
 
 from tests.conftest import MakeSettings
 from tests.runtime.conftest import Cluster
@@ -282,3 +284,31 @@ async def test_a_hung_api_during_clean_up_still_ends_the_start_and_leaves_nothin
         cluster.sim.stuck_images.clear()
         assert (await client.get(f"/api/repl/session/{repl['id']}")).status_code == 200
         await client.delete(f"/api/repl/session/{repl['id']}")
+
+
+async def test_a_stop_on_another_replica_ends_a_start_that_is_stuck(
+    kube_settings: MakeSettings, cluster: Cluster, redis_url: str
+) -> None:
+    # The replica that stops cannot cancel the other's start: it waits for that start
+    # to clean up, which it does when it times out with no progress left to report.
+    cluster.sim.stuck_images.add("devex-runner-python:latest")
+    first, second = (kube_settings(DEVEX_START_TIMEOUT=6) for _ in range(2))
+    async with live_portal(first) as one, live_portal(second) as other, \
+            client_for(one) as client:
+        await dev_sign_in(client, "alice")
+        repl = await new_repl(client)
+        started = await client.get(f"/api/repl/session/{repl['id']}?wait=false")
+        assert started.status_code == 202
+        redis = aioredis.Redis.from_url(redis_url, decode_responses=True)
+        for _ in range(100):  # until the start has said its last word
+            event = await redis.hget(f"activeSession:{repl['id']}", "event")
+            if event and json.loads(event)["message"] == "Starting the runner":
+                break
+            await asyncio.sleep(0.05)
+        await redis.aclose()
+        async with client_for(other, cookies=dict(client.cookies)) as elsewhere:
+            stopped = await elsewhere.delete(f"/api/repl/session/{repl['id']}")
+            assert stopped.status_code == 200, stopped.text
+            assert [r["state"] for r in (await elsewhere.get("/api/repl")).json()] == [
+                "stopped"]
+        assert cluster.sim.managed(repl["id"]) == []
