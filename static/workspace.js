@@ -20,8 +20,11 @@
     onChange: function () { dirty = true; say("Unsaved changes"); },
   });
 
+  // Answers whether the message went out: nothing is queued while disconnected.
   function send(event, data) {
-    if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ event: event, data: data }));
+    if (!socket || socket.readyState !== WebSocket.OPEN) return false;
+    socket.send(JSON.stringify({ event: event, data: data }));
+    return true;
   }
   function join(dir, name) { return (dir === "/" ? "" : dir) + "/" + name; }
   function parent(path) { const i = path.lastIndexOf("/"); return i <= 0 ? "/" : path.slice(0, i); }
@@ -78,8 +81,8 @@
 
   function save() {
     if (!openPath) return;
-    say("Saving...");
-    send("updateContent", { path: openPath, content: editor.text() });
+    if (send("updateContent", { path: openPath, content: editor.text() })) say("Saving...");
+    else say("Not saved: not connected to the workspace");
   }
 
   function askPath(label, initial, action) {
@@ -139,9 +142,20 @@
     if (terminalId) send("terminalResize", { cols: term.cols, rows: term.rows, sessionId: terminalId });
   }
 
+  // Tells a workspace that has stopped (from the dashboard, or idle) from a brief drop:
+  // its runner no longer answers at all.
+  function explainDisconnect() {
+    fetch("/" + replId + "/ping", { credentials: "same-origin" }).then(function (response) {
+      if ([404, 502, 503].indexOf(response.status) >= 0 && socket.readyState !== WebSocket.OPEN) {
+        $("connection").textContent = "This workspace is not running; start it again from the dashboard";
+      }
+    }).catch(function () { return; });
+  }
+
   function connect(delay) {
     socket = new WebSocket(scheme + location.host + "/" + replId + "/api/v1/repl/ws");
     socket.onopen = function () {
+      delay = 500;
       $("connection").textContent = "Connected";
       send("Connection");
       send("requestTerminal", {});
@@ -154,6 +168,7 @@
     socket.onclose = function () {
       $("connection").textContent = "Disconnected; reconnecting...";
       terminalId = null;
+      explainDisconnect();
       setTimeout(function () { connect(Math.min(delay * 2, 10000)); }, delay);
     };
   }

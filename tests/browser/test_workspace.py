@@ -118,3 +118,23 @@ async def test_the_editor_indents_with_tab_and_lets_the_keyboard_out(
         focused = await workspace.evaluate("document.activeElement.getAttribute('aria-label')")
         assert focused != "File contents"
         assert (tmp_path / "data" / "workspaces" / repl_id / "main.py").read_text() == saved
+
+
+async def test_a_stopped_workspace_says_so_and_keeps_unsaved_text(
+    browser: Browser, make_settings: MakeSettings
+) -> None:
+    async with live_portal(make_settings()) as base:
+        workspace, repl_id = await open_new_repl(browser, base, "stops")
+        await workspace.get_by_role("button", name="main.py").click()
+        editor = workspace.get_by_label("File contents")
+        await expect(editor).to_contain_text("def greet")
+        await editor.fill("typed after the last save\n")
+
+        stopped = await workspace.context.request.delete(f"{base}/api/repl/session/{repl_id}")
+        assert stopped.status == 200
+        await expect(workspace.get_by_text("This workspace is not running")).to_be_visible(
+            timeout=15000)
+        await workspace.get_by_role("button", name="Save").click()
+        await expect(workspace.get_by_role("status").filter(
+            has_text="Not saved: not connected")).to_be_visible()
+        await expect(editor).to_have_text("typed after the last save")
