@@ -53,12 +53,14 @@ async def test_local_workloads_are_adopted_cleared_or_saved_after_a_restart(
     await _forget_session(redis_url, ids[2])
 
     async with live_portal(settings) as base, client_for(base, cookies=cookies) as client:
+        expected = {ids[0]: "running", ids[1]: "stopped", ids[2]: "stopped"}
         for _ in range(100):
             states = {r["id"]: r["state"] for r in (await client.get("/api/repl")).json()}
-            if states[ids[1]] == "stopped" and not (tmp_path / "data/workspaces" / ids[2]).exists():
+            if states == expected:
                 break
             await asyncio.sleep(0.1)
-        assert states == {ids[0]: "running", ids[1]: "stopped", ids[2]: "stopped"}
+        assert states == expected
+        assert not (tmp_path / "data" / "workspaces" / ids[2]).exists()
         adopted = await client.get(f"/api/repl/session/{ids[0]}")
         assert adopted.status_code == 200
         runner = await RunnerClient.open(adopted.json()["wsUrl"])
@@ -91,12 +93,13 @@ async def test_kubernetes_workloads_are_adopted_cleared_or_saved_after_a_restart
     await _forget_session(redis_url, ids[2])
 
     async with live_portal(settings) as base, client_for(base, cookies=cookies) as client:
+        expected = {ids[0]: "running", ids[1]: "stopped", ids[2]: "stopped"}
         for _ in range(200):
             states = {r["id"]: r["state"] for r in (await client.get("/api/repl")).json()}
-            if states[ids[1]] == "stopped" and not cluster.sim.managed(ids[2]):
+            if states == expected:
                 break
             await asyncio.sleep(0.1)
-        assert states == {ids[0]: "running", ids[1]: "stopped", ids[2]: "stopped"}
+        assert states == expected
         assert cluster.sim.managed(ids[1]) == []
         assert cluster.sim.managed(ids[2]) == []
         assert cluster.sim.count("create", "deployments") == 3
