@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 
 from quart import current_app
@@ -27,6 +28,7 @@ from portal.store.redis_store import RedisStore, connect
 log = logging.getLogger(__name__)
 
 HEALTH_TIMEOUT = 3.0
+CLOSE_TIMEOUT = 10.0
 
 
 def build_storage(settings: Settings) -> Storage:
@@ -87,14 +89,28 @@ class Services:
         }
 
     async def close(self) -> None:
+        """Close every part in turn. Each gets CLOSE_TIMEOUT, and a failure in one does
+        not skip the rest: a shutdown must finish within the orchestrator's grace period,
+        a part that hangs is named in the log, and the embedded Redis, stopped last (it
+        bounds its own wait), must still flush its data."""
         for task in self.background:
             task.cancel()
-        await asyncio.gather(*self.background, return_exceptions=True)
-        await self.hub.close()
-        await self.proxy.close()
-        await self.runtime.close()
-        await self.storage.close()
-        await self.store.close()
+        steps: list[tuple[str, Awaitable[object]]] = [
+            ("background tasks", asyncio.gather(*self.background, return_exceptions=True)),
+            ("event hub", self.hub.close()),
+            ("workspace proxy", self.proxy.close()),
+            ("runtime", self.runtime.close()),
+            ("storage", self.storage.close()),
+            ("Redis client", self.store.close()),
+        ]
+        for name, step in steps:
+            try:
+                await asyncio.wait_for(step, CLOSE_TIMEOUT)
+            except TimeoutError:
+                log.warning("closing the %s took over %g s; shutting down without it",
+                            name, CLOSE_TIMEOUT)
+            except Exception:
+                log.exception("closing the %s failed; shutting down without it", name)
         if self.embedded_redis is not None:
             await self.embedded_redis.stop()
 
