@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Locator, Page, expect
 
 from tests.browser.conftest import sign_in
 from tests.conftest import MakeSettings
@@ -27,6 +27,14 @@ async def open_new_repl(browser: Browser, base: str, name: str) -> tuple[Page, s
     workspace = await opened.value
     await expect(workspace.get_by_text("Connected")).to_be_visible(timeout=15000)
     return workspace, repl_id
+
+
+async def open_main_py(workspace: Page) -> Locator:
+    """Open the template's main.py; answers the editor, showing it."""
+    await workspace.get_by_role("button", name="main.py").click()
+    editor = workspace.get_by_label("File contents")
+    await expect(editor).to_contain_text("def greet")
+    return editor
 
 
 async def answer(page: Page, text: str) -> None:
@@ -98,9 +106,7 @@ async def test_the_editor_indents_with_tab_and_lets_the_keyboard_out(
 ) -> None:
     async with live_portal(make_settings()) as base:
         workspace, repl_id = await open_new_repl(browser, base, "keys")
-        await workspace.get_by_role("button", name="main.py").click()
-        editor = workspace.get_by_label("File contents")
-        await expect(editor).to_contain_text("def greet")
+        editor = await open_main_py(workspace)
         await editor.press("Control+a")
         await workspace.keyboard.type("if True:\n")
         await workspace.keyboard.press("Tab")
@@ -125,9 +131,7 @@ async def test_a_stopped_workspace_says_so_and_keeps_unsaved_text(
 ) -> None:
     async with live_portal(make_settings()) as base:
         workspace, repl_id = await open_new_repl(browser, base, "stops")
-        await workspace.get_by_role("button", name="main.py").click()
-        editor = workspace.get_by_label("File contents")
-        await expect(editor).to_contain_text("def greet")
+        editor = await open_main_py(workspace)
         await editor.fill("typed after the last save\n")
 
         stopped = await workspace.context.request.delete(f"{base}/api/repl/session/{repl_id}")
