@@ -15,7 +15,7 @@ import contextlib
 import logging
 import secrets
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import aiohttp
@@ -90,6 +90,20 @@ def pod_progress(pod: dict[str, Any]) -> tuple[int, str, bool, str | None]:
     return 10, "Workspace requested", False, None
 
 
+class _ApiClient(client.ApiClient):
+    """Every call gives up after `timeout` unless it names its own: the library waits for
+    ever by default, and a hung call would hold a REPL in "starting" or "stopping"."""
+
+    def __init__(self, configuration: client.Configuration, timeout: float) -> None:
+        super().__init__(configuration)
+        self.timeout = timeout
+
+    def call_api(self, resource_path: str, method: str, *args: Any, **kwargs: Any) -> Any:
+        # The generated API methods pass every option by name.
+        kwargs["_request_timeout"] = kwargs.get("_request_timeout") or self.timeout
+        return super().call_api(resource_path, method, *args, **kwargs)
+
+
 class _Watches:
     """The shared pod and event watches, fanned out to per-REPL listeners."""
 
@@ -142,8 +156,7 @@ class _Watches:
         delay = 0.2
         while True:
             try:
-                listed = await list_call(self.namespace, _preload_content=False,
-                                         _request_timeout=self.timeout, **selectors)
+                listed = await list_call(self.namespace, _preload_content=False, **selectors)
                 body = await listed.json()
                 on_list(body.get("items") or [])
                 version = body["metadata"]["resourceVersion"]
@@ -223,7 +236,7 @@ class KubernetesRuntime:
                         client_configuration=configuration
                     )
                 configuration.retries = 3
-                self._api = client.ApiClient(configuration)
+                self._api = _ApiClient(configuration, self.timeout)
                 self._watches = _Watches(client.CoreV1Api(self._api), self.namespace,
                                          self.timeout)
                 self._watches.start()
@@ -245,8 +258,7 @@ class KubernetesRuntime:
         api = await self._client()
         try:
             await client.CoreV1Api(api).list_namespaced_pod(
-                self.namespace, label_selector=manifests.SELECTOR, limit=1,
-                _request_timeout=self.timeout,
+                self.namespace, label_selector=manifests.SELECTOR, limit=1
             )
         except ApiException as exc:
             raise RuntimeUnavailable(f"Kubernetes API answered {exc.status}") from exc
@@ -266,26 +278,16 @@ class KubernetesRuntime:
 
         with watches.listen(spec.repl_id) as updates:
             await report(5, "Creating the workspace")
-            timeout = self.timeout
-            try:
+            # A conflict is an earlier workload's objects, perhaps with unsaved files.
+            with self._calling("creating the workspace", StartFailed, conflict=WorkloadExists):
                 await client.CoreV1Api(api).create_namespaced_secret(
-                    self.namespace, _body(manifests.secret(spec, self.settings)),
-                    _request_timeout=timeout)
+                    self.namespace, _body(manifests.secret(spec, self.settings)))
                 await client.AppsV1Api(api).create_namespaced_deployment(
-                    self.namespace, _body(manifests.deployment(spec, self.settings, start_id)),
-                    _request_timeout=timeout)
+                    self.namespace, _body(manifests.deployment(spec, self.settings, start_id)))
                 await client.CoreV1Api(api).create_namespaced_service(
-                    self.namespace, _body(manifests.service(spec, self.settings)),
-                    _request_timeout=timeout)
+                    self.namespace, _body(manifests.service(spec, self.settings)))
                 await client.NetworkingV1Api(api).create_namespaced_ingress(
-                    self.namespace, _body(manifests.ingress(spec, self.settings)),
-                    _request_timeout=timeout)
-            except ApiException as exc:
-                if exc.status == 409:  # an earlier workload's objects, perhaps with files
-                    raise WorkloadExists from exc
-                raise StartFailed(_api_failure("creating the workspace", exc)) from exc
-            except _TRANSPORT_ERRORS as exc:
-                raise StartFailed(self._unreachable(exc)) from exc
+                    self.namespace, _body(manifests.ingress(spec, self.settings)))
             await report(10, "Workspace requested")
             last = 10
             pod = next((p for p in watches.pods_of(spec.repl_id) if ours(p)), None)
@@ -332,14 +334,9 @@ class KubernetesRuntime:
             f"sync-push-{secrets.token_hex(3)}", "push", image, storage_prefix, self.settings)
         body = {"spec": {"ephemeralContainers": [container]}}
         with watches.listen(repl_id) as updates:
-            try:
+            with self._calling("adding the file push", StopFailed):
                 await client.CoreV1Api(api).patch_namespaced_pod_ephemeralcontainers(
-                    pod["metadata"]["name"], self.namespace, body,
-                    _request_timeout=self.timeout)
-            except ApiException as exc:
-                raise StopFailed(_api_failure("adding the file push", exc)) from exc
-            except _TRANSPORT_ERRORS as exc:
-                raise StopFailed(self._unreachable(exc)) from exc
+                    pod["metadata"]["name"], self.namespace, body)
             try:
                 async with asyncio.timeout(_PUSH_TIMEOUT):
                     current = watches.pods.get(repl_id, {}).get(pod["metadata"]["name"], pod)
@@ -372,15 +369,8 @@ class KubernetesRuntime:
             client.AppsV1Api(api).delete_namespaced_deployment,
         ]
         for delete in deletions:
-            try:
-                await delete(name, self.namespace, propagation_policy="Foreground",
-                             _request_timeout=self.timeout)
-            except ApiException as exc:
-                if exc.status != 404:
-                    raise RuntimeUnavailable(_api_failure("removing the workspace", exc)) \
-                        from exc
-            except _TRANSPORT_ERRORS as exc:
-                raise RuntimeUnavailable(self._unreachable(exc)) from exc
+            with self._calling("removing the workspace", RuntimeUnavailable, absent_ok=True):
+                await delete(name, self.namespace, propagation_policy="Foreground")
 
     async def is_running(self, repl_id: str, handle: dict[str, Any]) -> bool:
         watches = await self._watching()
@@ -388,17 +378,28 @@ class KubernetesRuntime:
 
     async def list_workloads(self) -> set[str]:
         api = await self._client()
-        try:
+        with self._calling("listing the workspaces", RuntimeUnavailable):
             listed = await client.AppsV1Api(api).list_namespaced_deployment(
-                self.namespace, label_selector=manifests.SELECTOR,
-                _request_timeout=self.timeout)
-        except ApiException as exc:
-            raise RuntimeUnavailable(_api_failure("listing the workspaces", exc)) from exc
-        except _TRANSPORT_ERRORS as exc:
-            raise RuntimeUnavailable(self._unreachable(exc)) from exc
+                self.namespace, label_selector=manifests.SELECTOR)
         return {item.metadata.labels[manifests.REPL_LABEL] for item in listed.items
                 if item.metadata.labels and manifests.REPL_LABEL in item.metadata.labels}
 
+    @contextlib.contextmanager
+    def _calling(self, action: str, failure: type[Exception], *, absent_ok: bool = False,
+                 conflict: type[Exception] | None = None) -> Iterator[None]:
+        """Turn what the API calls inside can fail with into `failure`, with a reason for
+        the owner; an object already gone is no failure where `absent_ok`, and one
+        already there raises `conflict`, where given."""
+        try:
+            yield
+        except ApiException as exc:
+            if absent_ok and exc.status == 404:
+                return
+            if conflict is not None and exc.status == 409:
+                raise conflict from exc
+            raise failure(_api_failure(action, exc)) from exc
+        except _TRANSPORT_ERRORS as exc:
+            raise failure(self._unreachable(exc)) from exc
 
     def _unreachable(self, exc: BaseException) -> str:
         if isinstance(exc, TimeoutError):
