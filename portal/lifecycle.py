@@ -194,11 +194,11 @@ class Lifecycle:
         repl = await self.owned_repl(user, repl_id)
         self.sessions.stop_in_background(repl)
 
-    async def status(self, user: User, repl_id: str) -> tuple[ReplView, dict[str, Any]]:
+    async def status(self, user: User, repl_id: str) -> ReplView:
         """The REPL as its owner sees it now, with its latest progress event."""
         repl = await self.owned_repl(user, repl_id)
         event = await self.sessions.current_event(repl.id)
-        return ReplView(repl=repl, state=str(event["state"]), event=event), event
+        return ReplView(repl=repl, state=str(event["state"]), event=event)
 
     async def open_url(self, user: User, repl_id: str, portal_base: str) -> str:
         """The workspace page's address with a fresh credential, for a running REPL."""

@@ -99,11 +99,10 @@ async def create() -> ResponseReturnValue:
 
 
 async def _row(user: User, repl_id: str, problem: str | None = None) -> ResponseReturnValue:
-    view, event = await services().lifecycle.status(user, repl_id)
+    view = await services().lifecycle.status(user, repl_id)
     if not _htmx():
         return redirect(url_for("pages.dashboard"), 303)
-    return await render_template("partials/repl_row.html", view=view, event=event,
-                                 problem=problem)
+    return await render_template("partials/repl_row.html", view=view, problem=problem)
 
 
 @bp.get("/dashboard/repls/<repl_id>/row")
