@@ -14,7 +14,7 @@ from tests.runtime.conftest import Cluster
 from tests.support.clients import client_for, dev_sign_in, new_repl
 from tests.support.kube_sim import Fault
 from tests.support.live import live_portal
-from tests.support.runner_client import RunnerClient
+from tests.support.runner_client import RunnerClient, write_file
 
 
 async def test_a_round_trip_on_kubernetes_keeps_edits_and_deletions(
@@ -147,9 +147,7 @@ async def test_a_failed_push_keeps_the_workload_and_a_later_stop_saves(
         await dev_sign_in(client, "alice")
         repl = await new_repl(client)
         session = (await client.get(f"/api/repl/session/{repl['id']}")).json()
-        runner = await RunnerClient.open(session["wsUrl"])
-        await runner.ask("updateContent", {"path": "/main.py", "content": "precious\n"})
-        await runner.close()
+        await write_file(session["wsUrl"], "/main.py", "precious\n")
         made = cluster.sim.managed(repl["id"])
 
         cluster.sim.broken_storage_for.add("ephemeral")
@@ -176,9 +174,7 @@ async def test_a_stop_while_the_runner_crash_loops_still_saves_the_files(
         await dev_sign_in(client, "alice")
         repl = await new_repl(client)
         session = (await client.get(f"/api/repl/session/{repl['id']}")).json()
-        runner = await RunnerClient.open(session["wsUrl"])
-        await runner.ask("updateContent", {"path": "/main.py", "content": "saved, then crashed\n"})
-        await runner.close()
+        await write_file(session["wsUrl"], "/main.py", "saved, then crashed\n")
 
         cluster.sim.crash_runner(repl["id"])
         async with asyncio.timeout(15), cluster.sim.changed:

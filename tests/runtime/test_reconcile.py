@@ -17,7 +17,7 @@ from tests.conftest import MakeSettings
 from tests.runtime.conftest import Cluster
 from tests.support.clients import client_for, dev_sign_in, new_repl
 from tests.support.live import live_portal
-from tests.support.runner_client import RunnerClient
+from tests.support.runner_client import RunnerClient, write_file
 
 
 async def _forget_session(redis_url: str, repl_id: str) -> None:
@@ -25,12 +25,6 @@ async def _forget_session(redis_url: str, repl_id: str) -> None:
     await client.delete(f"activeSession:{repl_id}")
     await client.srem("activeSessions", repl_id)
     await client.aclose()
-
-
-async def _edit(ws_url: str, content: str) -> None:
-    runner = await RunnerClient.open(ws_url)
-    await runner.ask("updateContent", {"path": "/main.py", "content": content})
-    await runner.close()
 
 
 async def test_local_workloads_are_adopted_cleared_or_saved_after_a_restart(
@@ -46,7 +40,7 @@ async def test_local_workloads_are_adopted_cleared_or_saved_after_a_restart(
                for i in range(3)]
         urls = [(await client.get(f"/api/repl/session/{i}")).json()["wsUrl"] for i in ids]
         for url, text in zip(urls, ("adopted\n", "crashed\n", "orphaned\n"), strict=True):
-            await _edit(url, text)
+            await write_file(url, "/main.py", text)
     # The portal is gone; its runners live on. One runner dies, one session is lost.
     record = json.loads((tmp_path / "data" / "workspaces" / f"{ids[1]}.json").read_text())
     os.killpg(record["pid"], signal.SIGKILL)
@@ -84,7 +78,7 @@ async def test_kubernetes_workloads_are_adopted_cleared_or_saved_after_a_restart
                for i in range(3)]
         urls = [(await client.get(f"/api/repl/session/{i}")).json()["wsUrl"] for i in ids]
         for url, text in zip(urls, ("adopted\n", "gone\n", "orphaned\n"), strict=True):
-            await _edit(url, text)
+            await write_file(url, "/main.py", text)
     # While the portal is down, one workload is deleted and one session is lost.
     async with httpx.AsyncClient() as api:
         gone = await api.delete(f"http://127.0.0.1:{cluster.api_port}/apis/apps/v1/namespaces/"
@@ -104,7 +98,7 @@ async def test_kubernetes_workloads_are_adopted_cleared_or_saved_after_a_restart
         assert cluster.sim.managed(ids[2]) == []
         assert cluster.sim.count("create", "deployments") == 3
         adopted = (await client.get(f"/api/repl/session/{ids[0]}")).json()
-        await _edit(adopted["wsUrl"], "adopted twice\n")
+        await write_file(adopted["wsUrl"], "/main.py", "adopted twice\n")
         await client.delete(f"/api/repl/session/{ids[0]}")
         orphan = (await client.get(f"/api/repl/session/{ids[2]}")).json()
         runner = await RunnerClient.open(orphan["wsUrl"])
@@ -123,8 +117,8 @@ async def test_a_start_never_removes_an_earlier_workspace_with_unsaved_files(
         await dev_sign_in(client, "alice")
         cookies = dict(client.cookies)
         repl = await new_repl(client)
-        await _edit((await client.get(f"/api/repl/session/{repl['id']}")).json()["wsUrl"],
-                    "not saved yet\n")
+        session = (await client.get(f"/api/repl/session/{repl['id']}")).json()
+        await write_file(session["wsUrl"], "/main.py", "not saved yet\n")
         await _forget_session(redis_url, repl["id"])
 
         refused = await client.get(f"/api/repl/session/{repl['id']}")

@@ -49,3 +49,12 @@ class RunnerClient:
             if name == "terminalResponse":
                 seen += data
         return seen
+
+
+async def write_file(ws_url: str, path: str, content: str) -> None:
+    """Write one file through the runner, as an owner saving in the editor does."""
+    runner = await RunnerClient.open(ws_url)
+    try:
+        await runner.ask("updateContent", {"path": path, "content": content})
+    finally:
+        await runner.close()
